@@ -1,0 +1,79 @@
+"""The `genrec` command line: one typer app, one module per command under `offline/commands/`.
+
+Contract: global options (logging, work dir, data dir, seed) are parsed and validated once into `Settings` by the
+callback and handed to commands through the typer context; every command has `--help`. Errors a user can fix
+(bad paths, bad values, malformed files) exit with code 2 and one clear message, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from model.errors import UserError
+from model.logs import configure
+from model.settings import Settings
+
+app = typer.Typer(
+    name="genrec",
+    help="LLM generative recommender served from a precomputed cache: offline jobs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Where processed data, models and reports go [env GENREC_WORK_DIR].")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Raw datasets root [env GENREC_DATA_DIR].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [env GENREC_SEED].")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="console or json.")] = None,
+) -> None:
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "work_dir": work_dir,
+            "data_dir": data_dir,
+            "seed": seed,
+            "log_level": log_level.upper() if log_level else None,
+            "log_format": log_format,
+        }.items()
+        if v is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise typer.BadParameter(_validation_message(exc)) from None
+    configure(settings.log_level, settings.log_format)
+    ctx.obj = settings
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
+    )
+
+
+def _register() -> None:
+    """Import each command module and add its command; kept in one list so the CLI's surface is visible here."""
+    # Each command module registers here, one line each: from offline.commands import x; app.command("x")(x.x)
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except UserError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
