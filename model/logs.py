@@ -41,7 +41,7 @@ class _ConsoleFormatter(logging.Formatter):
         return line
 
 
-class StructuredLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class StructuredLogger(logging.LoggerAdapter[logging.Logger]):
     """`log.info("event", users=3)`: keyword arguments become structured fields."""
 
     def _log_fields(self, level: int, msg: str, fields: dict[str, Any], exc_info: bool = False) -> None:
