@@ -1,0 +1,1 @@
+"""The language model side: loading base LMs, embedding item text in their space, adding code tokens."""
