@@ -1,1 +1,1 @@
-"""The language model side: loading base LMs, embedding item text in their space, adding code tokens."""
+"""The language model side: tiny local models for tests and demos, and adding the code tokens to an LM's vocabulary."""
