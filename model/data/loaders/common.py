@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from model.data.records import InteractionDataset, Item
 from model.errors import DataFormatError
@@ -50,8 +50,9 @@ def _open(path: Path, encoding: str) -> tuple[io.TextIOWrapper, BinaryIO]:
         raw: BinaryIO = path.open("rb")
     except OSError as exc:
         raise DataFormatError(path, f"cannot open file: {exc.strerror or exc}") from None
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
-    return io.TextIOWrapper(stream, encoding=encoding, newline=""), raw
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding=encoding, newline=""), raw
+    return io.TextIOWrapper(raw, encoding=encoding, newline=""), raw
 
 
 def iter_lines(path: Path, encoding: str = "utf-8", progress: ProgressFn | None = None) -> Iterator[tuple[int, str]]:
