@@ -107,7 +107,12 @@ def load_path(
         "lcrec": lambda: load_lcrec(path, name),
     }
     dataset = loaders[fmt]()
-    return filter_k_core(dataset, k_core) if k_core else dataset
+    if not k_core:
+        return dataset
+    filtered = filter_k_core(dataset, k_core)
+    if filtered.n_interactions == 0:
+        raise UserError(f"{path}: no interactions left after the {k_core}-core filter; use a smaller --k-core")
+    return filtered
 
 
 def detect_format(path: Path) -> Format:
