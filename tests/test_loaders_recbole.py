@@ -90,3 +90,11 @@ def test_malformed_files_name_file_line_and_field(
 def test_folder_without_inter_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match=r"exactly one \*\.inter"):
         load_recbole(tmp_path)
+
+
+def test_progress_is_reported_per_file_up_to_its_size(tmp_path: Path) -> None:
+    folder = _write(tmp_path, INTER_HEADER + "a\t2\t1\t1\n")
+    calls: list[tuple[str, int, int]] = []
+    load_recbole(folder, progress=lambda label, done, total: calls.append((label, done, total)))
+    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert {(label, done) for label, done, total in calls if done == total} == {(n, s) for n, s in sizes.items()}

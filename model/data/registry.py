@@ -104,7 +104,7 @@ def load_path(
     loaders: dict[str, Callable[[], InteractionDataset]] = {
         "recbole": lambda: load_recbole(path, name, progress=progress),
         "grouplens": lambda: load_grouplens(path, name or "movielens-100k", progress=progress),
-        "lcrec": lambda: load_lcrec(path, name),
+        "lcrec": lambda: load_lcrec(path, name, progress=progress),
     }
     dataset = loaders[fmt]()
     if not k_core:

@@ -74,8 +74,11 @@ def iter_lines(path: Path, encoding: str = "utf-8", progress: ProgressFn | None 
         progress(path.name, total, total)
 
 
-def read_json(path: Path, reject_duplicate_keys: bool = True) -> Any:
+def read_json(path: Path, reject_duplicate_keys: bool = True, progress: ProgressFn | None = None) -> Any:
     """Parse a whole JSON file; syntax errors and duplicate object keys name the file, line and key."""
+    total = path.stat().st_size if path.is_file() else 0
+    if progress is not None:
+        progress(path.name, 0, total)
     try:
         with open_text(path) as handle:
             text = handle.read()
@@ -95,9 +98,12 @@ def read_json(path: Path, reject_duplicate_keys: bool = True) -> Any:
         return out
 
     try:
-        return json.loads(text, object_pairs_hook=pairs_hook)
+        value = json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
         raise DataFormatError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    if progress is not None:
+        progress(path.name, total, total)
+    return value
 
 
 def parse_json_line(path: Path, lineno: int, line: str) -> dict[str, Any]:

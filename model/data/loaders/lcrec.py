@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from model.data.loaders.common import (
+    ProgressFn,
     RawItem,
     UnknownItemMode,
     build_dataset,
@@ -52,12 +53,16 @@ def find_lcrec_files(path: Path) -> tuple[Path, Path | None]:
 
 
 def load_lcrec(
-    path: Path, name: str | None = None, *, on_unknown_item: UnknownItemMode = "error"
+    path: Path,
+    name: str | None = None,
+    *,
+    on_unknown_item: UnknownItemMode = "error",
+    progress: ProgressFn | None = None,
 ) -> InteractionDataset:
     """Load from a folder holding one `*.inter.json` (and maybe its `*.item.json`), or from the file itself."""
     inter_path, item_path = find_lcrec_files(path)
-    catalogue = _read_items(item_path) if item_path is not None else None
-    interactions = _read_sequences(inter_path)
+    catalogue = _read_items(item_path, progress) if item_path is not None else None
+    interactions = _read_sequences(inter_path, progress)
     return build_dataset(
         name or inter_path.name[: -len(INTER_SUFFIX)],
         interactions,
@@ -73,8 +78,8 @@ def _text(path: Path) -> str:
         return handle.read()
 
 
-def _read_sequences(path: Path) -> dict[str, list[str]]:
-    data = read_json(path)
+def _read_sequences(path: Path, progress: ProgressFn | None) -> dict[str, list[str]]:
+    data = read_json(path, progress=progress)
     if not isinstance(data, dict):
         raise DataFormatError(path, f"expected a JSON object {{user: [item, ...]}}, got {type(data).__name__}", line=1)
     out: dict[str, list[str]] = {}
@@ -108,8 +113,8 @@ def _check_ids(path: Path, user: str, seq: list[Any]) -> None:
             )
 
 
-def _read_items(path: Path) -> list[RawItem]:
-    data = read_json(path)
+def _read_items(path: Path, progress: ProgressFn | None) -> list[RawItem]:
+    data = read_json(path, progress=progress)
     if not isinstance(data, dict) or not data:
         raise DataFormatError(path, "expected a non-empty JSON object {item: {title, ...}}", line=1)
     items: list[RawItem] = []
