@@ -133,3 +133,14 @@ def test_truncated_gzip_is_a_format_error(tmp_path: Path) -> None:
     (tmp_path / "Toys.json.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataFormatError, match=r"Toys\.json\.gz"):
         load_amazon_raw(tmp_path, k_core=1)
+
+
+def test_invalid_utf8_names_the_exact_line(tmp_path: Path) -> None:
+    lines = _lines(REVIEWS * 300).encode()  # long enough that a decoder reading ahead would misplace the line
+    cut = lines.index(b"\n", len(lines) // 2) + 1
+    bad_line = lines[:cut].count(b"\n") + 1
+    _write(tmp_path)
+    (tmp_path / "Toys.json").write_bytes(lines[:cut] + b'{"reviewerID": "U\xff"}\n' + lines[cut:])
+    with pytest.raises(DataFormatError, match="utf-8") as err:
+        load_amazon_raw(tmp_path, k_core=1)
+    assert err.value.line == bad_line

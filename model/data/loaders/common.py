@@ -11,13 +11,12 @@ and counted. Every drop is logged with its count. This module knows nothing abou
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TextIO
 
 from model.data.records import InteractionDataset, Item
 from model.errors import DataFormatError
@@ -40,34 +39,40 @@ def raw_id_key(raw_id: str) -> tuple[int, int, str]:
     return (1, 0, raw_id)
 
 
-def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOWrapper:
+def open_text(path: Path, encoding: str = "utf-8") -> TextIO:
     """Open a text file, transparently gunzipping `*.gz`; a missing or unreadable file is a user error."""
-    return _open(path, encoding)[0]
+    try:
+        if path.suffix == ".gz":
+            return gzip.open(path, "rt", encoding=encoding, newline="")
+        return path.open(encoding=encoding, newline="")
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot open file: {exc.strerror or exc}") from None
 
 
-def _open(path: Path, encoding: str) -> tuple[io.TextIOWrapper, BinaryIO]:
+def _open_binary(path: Path) -> tuple[BinaryIO, BinaryIO | gzip.GzipFile]:
+    """(the file on disk, the stream of its content: the same file, or a gunzipping reader over it)."""
     try:
         raw: BinaryIO = path.open("rb")
     except OSError as exc:
         raise DataFormatError(path, f"cannot open file: {exc.strerror or exc}") from None
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding=encoding, newline=""), raw
-    return io.TextIOWrapper(raw, encoding=encoding, newline=""), raw
+    return raw, (gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw)
 
 
 def iter_lines(path: Path, encoding: str = "utf-8", progress: ProgressFn | None = None) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without its newline); decoding and gzip errors name the file and line."""
-    handle, raw = _open(path, encoding)
+    """Yield (1-based line number, line without its newline); decoding and gzip errors name the exact line."""
+    raw, stream = _open_binary(path)
     total = path.stat().st_size
     lineno = 0
-    with handle:
+    with raw, stream:
         try:
-            for lineno, line in enumerate(handle, start=1):
+            for lineno, data in enumerate(stream, start=1):
+                try:
+                    line = data.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    raise DataFormatError(path, f"not valid {encoding} text ({exc.reason})", line=lineno) from None
                 yield lineno, line.rstrip("\r\n")
                 if progress is not None and lineno % _PROGRESS_EVERY == 0:
                     progress(path.name, raw.tell(), total)
-        except UnicodeDecodeError as exc:
-            raise DataFormatError(path, f"not valid {encoding} text ({exc.reason})", line=lineno + 1) from None
         except (OSError, EOFError) as exc:  # truncated or corrupt gzip
             raise DataFormatError(path, f"cannot read file: {exc}", line=lineno + 1) from None
     if progress is not None:
