@@ -97,6 +97,13 @@ def test_detect_format_and_load_path(tmp_path: Path) -> None:
     (folder / "x.inter").write_text("user_id:token\titem_id:token\na\t1\n")
     with pytest.raises(UserError, match="several formats"):
         detect_format(folder)
+    assert detect_format(folder / "x.inter") == "recbole"
+    assert detect_format(folder / "u.data") == "grouplens"
+    (tmp_path / "Toys.json.gz").write_bytes(b"")
+    assert detect_format(tmp_path / "Toys.json.gz") == "amazon-raw"
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(UserError, match="no known format"):
+        detect_format(tmp_path / "nothing")
     ds = load_path("grouplens", folder, name="mine", k_core=1)
     assert ds.name == "mine" and ds.user_ids == ["186", "196"]
     with pytest.raises(UserError, match="2-core"):  # item 1 is the only one with two interactions

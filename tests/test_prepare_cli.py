@@ -122,7 +122,7 @@ def test_prepare_raw_amazon_files_with_a_guessed_format(tmp_path: Path) -> None:
     from tests.test_loaders_amazon_raw import _write
 
     src = _write(tmp_path / "amazon", gz=True)
-    code, out, err = _invoke("prepare", "toys", "--path", str(src), "--k-core", "2", "--out", str(tmp_path / "o"))
+    code, _, err = _invoke("prepare", "toys", "--path", str(src), "--k-core", "2", "--out", str(tmp_path / "o"))
     assert code == 0, err
     ds, meta = load_processed(tmp_path / "o")
     assert (ds.n_users, ds.n_items, ds.n_interactions) == (3, 3, 7)

@@ -116,9 +116,9 @@ def load_path(
 
 
 def detect_format(path: Path) -> Format:
-    """The format of a folder (or file) by the names of its files; ambiguity or no match is a `UserError`."""
-    folder = path if path.is_dir() else path.parent
-    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    """The format of a folder (by the names of its files) or of a file (by its name); ambiguity or no match is a
+    `UserError`."""
+    names = {p.name for p in path.iterdir()} if path.is_dir() else {path.name}
     found: list[Format] = []
     if any(n.endswith(".inter") for n in names):
         found.append("recbole")
