@@ -1,0 +1,69 @@
+"""Cache value codec: round trip, precision, and rejection of truncated or foreign bytes."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model.cache.codec import HEADER_SIZE, CodecError, decode, encode
+
+_lists = st.integers(min_value=0, max_value=120).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(min_value=0, max_value=2**32 - 1), min_size=n, max_size=n),
+        st.lists(st.floats(min_value=-60.0, max_value=0.0), min_size=n, max_size=n),
+        st.integers(min_value=0, max_value=2**32 - 1),
+    )
+)
+
+
+@given(_lists)
+def test_round_trip_keeps_order_ids_and_scores(case: tuple[list[int], list[float], int]) -> None:
+    items, scores, ts = case
+    out = decode(encode(items, scores, ts))
+    assert out.items.tolist() == items
+    assert out.generated_at == ts
+    np.testing.assert_allclose(out.scores, np.asarray(scores, dtype=np.float16).astype(np.float32))
+
+
+def test_size_at_k50_is_compact() -> None:
+    blob = encode(list(range(50)), [-float(i) for i in range(50)], 1_700_000_000)
+    assert len(blob) == HEADER_SIZE + 50 * 3 + 50 * 2
+
+
+def test_wide_ids_use_four_bytes() -> None:
+    blob = encode([2**24, 5], [-1.0, -2.0], 0)
+    assert len(blob) == HEADER_SIZE + 2 * 4 + 2 * 2
+    assert decode(blob).items.tolist() == [2**24, 5]
+
+
+@given(_lists, st.data())
+def test_truncated_bytes_rejected(case: tuple[list[int], list[float], int], data: st.DataObject) -> None:
+    blob = encode(*case)
+    cut = data.draw(st.integers(min_value=0, max_value=len(blob) - 1))
+    with pytest.raises(CodecError):
+        decode(blob[:cut])
+
+
+@given(st.binary(max_size=400))
+def test_foreign_bytes_rejected_or_consistent(blob: bytes) -> None:
+    try:
+        out = decode(blob)
+    except CodecError:
+        return
+    assert encode(out.items, out.scores, out.generated_at)[:HEADER_SIZE] == blob[:HEADER_SIZE]
+
+
+def test_json_and_extra_bytes_rejected() -> None:
+    with pytest.raises(CodecError, match="magic"):
+        decode(b'[{"id": 1, "score": -0.5}]')
+    with pytest.raises(CodecError, match="should be"):
+        decode(encode([1, 2], [-1.0, -2.0], 0) + b"\x00")
+
+
+@pytest.mark.parametrize(
+    ("items", "scores", "ts", "message"),
+    [([1, 2], [-1.0], 0, "equal length"), ([-1], [-1.0], 0, "item indices"), ([1], [-1.0], -5, "generated_at")],
+)
+def test_bad_input_to_encode(items: list[int], scores: list[float], ts: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        encode(items, scores, ts)
