@@ -25,15 +25,12 @@ def test_round_trip_keeps_order_ids_and_scores(case: tuple[list[int], list[float
     np.testing.assert_allclose(out.scores, np.asarray(scores, dtype=np.float16).astype(np.float32))
 
 
-def test_size_at_k50_is_compact() -> None:
-    blob = encode(list(range(50)), [-float(i) for i in range(50)], 1_700_000_000)
-    assert len(blob) == HEADER_SIZE + 50 * 3 + 50 * 2
-
-
-def test_wide_ids_use_four_bytes() -> None:
-    blob = encode([2**24, 5], [-1.0, -2.0], 0)
-    assert len(blob) == HEADER_SIZE + 2 * 4 + 2 * 2
-    assert decode(blob).items.tolist() == [2**24, 5]
+@pytest.mark.parametrize(("top", "width"), [(0, 2), (65_535, 2), (65_536, 3), (2**24 - 1, 3), (2**24, 4)])
+def test_id_width_is_the_fewest_bytes_that_hold_the_largest_id(top: int, width: int) -> None:
+    items = [top, *range(49)]
+    blob = encode(items, [-float(i) for i in range(50)], 1_700_000_000)
+    assert len(blob) == HEADER_SIZE + 50 * width + 50 * 2
+    assert decode(blob).items.tolist() == items
 
 
 @given(_lists, st.data())
