@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.cache.codec import HEADER_SIZE, CodecError, decode, encode
+from model.cache.codec import HEADER_SIZE, CodecError, decode, encode, encode_batch
 
 _lists = st.integers(min_value=0, max_value=120).flatmap(
     lambda n: st.tuples(
@@ -64,3 +64,17 @@ def test_json_and_extra_bytes_rejected() -> None:
 def test_bad_input_to_encode(items: list[int], scores: list[float], ts: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         encode(items, scores, ts)
+
+
+@given(st.integers(min_value=0, max_value=30), st.integers(min_value=0, max_value=8), st.integers(0, 2**32 - 1))
+def test_batch_encoding_equals_one_by_one(k: int, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    tops = rng.choice([2**8, 2**16, 2**24, 2**32], size=n)
+    items = np.stack([rng.integers(0, t, size=k) for t in tops]) if n else np.zeros((0, k), dtype=np.int64)
+    scores = -rng.uniform(0, 30, size=(n, k)).astype(np.float32)
+    assert encode_batch(items, scores, 123) == [encode(items[i], scores[i], 123) for i in range(n)]
+
+
+def test_batch_encoding_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        encode_batch(np.zeros(3, dtype=np.int64), np.zeros(3), 0)

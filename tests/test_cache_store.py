@@ -6,6 +6,7 @@ import redis
 from model.cache.codec import decode, encode
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta, new_version_id
+from tests.redis_fixtures import REDIS_URL
 
 
 def _meta(version: str) -> VersionMeta:
@@ -76,3 +77,24 @@ def test_version_ids_sort_by_time() -> None:
     a = new_version_id("abcdef0123", now=1_700_000_000)
     b = new_version_id("0123456789", now=1_700_000_001)
     assert a < b and a.endswith("-abcdef01")
+
+
+def test_error_reply_mid_batch_raises_and_connection_is_not_reused(redis_client: redis.Redis, keys: KeySchema) -> None:
+    """A temporary ACL user may write users 0-4 only: the batch's NOPERM reply must raise, and the next batch
+    must run on a clean connection (no unread replies left over)."""
+    user, password = keys.prefix + "-acl", "pw-" + keys.prefix
+    allowed = keys.recs("v1", "0").replace("{u:0}", "{u:[0-4]}")
+    redis_client.execute_command("ACL", "SETUSER", user, "on", ">" + password, "~" + allowed, "+@all")
+    try:
+        limited = redis.Redis.from_url(REDIS_URL, username=user, password=password)
+        writer = CacheStore(limited, keys).writer("v1", batch_size=100)
+        writer.add_many((str(u), b"ok") for u in range(10))
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            writer.flush()
+        writer2 = CacheStore(limited, keys).writer("v1", batch_size=100)
+        writer2.add_many((str(u), b"again") for u in range(5))
+        writer2.flush()
+        assert [redis_client.get(keys.recs("v1", str(u))) for u in range(5)] == [b"again"] * 5
+        limited.close()
+    finally:
+        redis_client.execute_command("ACL", "DELUSER", user)
