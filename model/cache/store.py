@@ -91,7 +91,7 @@ class BufferedWriter:
         if not self._buffer:
             return
         if isinstance(self._client, redis.Redis):
-            self._flush_packed()
+            self._flush_packed(self._client)
         else:
             pipe = self._client.pipeline(transaction=False)
             for key, value in self._buffer:
@@ -100,9 +100,9 @@ class BufferedWriter:
         self.written += len(self._buffer)
         self._buffer.clear()
 
-    def _flush_packed(self) -> None:
+    def _flush_packed(self, client: redis.Redis) -> None:
         payload = b"".join(_resp_set(key.encode(), value) for key, value in self._buffer)
-        pool = self._client.connection_pool
+        pool = client.connection_pool
         conn = pool.get_connection()
         try:
             conn.send_packed_command([payload])
