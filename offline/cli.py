@@ -68,6 +68,9 @@ def _validation_message(exc: ValidationError) -> str:
 def _register() -> None:
     """Import each command module and add its command; kept in one list so the CLI's surface is visible here."""
     # Each command module registers here, one line each: from offline.commands import x; app.command("x")(x.x)
+    from offline.commands import prepare
+
+    app.command("prepare")(prepare.prepare)
 
 
 def main() -> None:
