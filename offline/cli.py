@@ -66,11 +66,17 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _register() -> None:
-    """Import each command module and add its command; kept in one list so the CLI's surface is visible here."""
-    # Each command module registers here, one line each: from offline.commands import x; app.command("x")(x.x)
+    """Import each command module and add its command; kept in one list so the CLI's surface is visible here.
+
+    Safe to call more than once (tests build the app too): commands already registered are skipped.
+    """
     from offline.commands import prepare
 
-    app.command("prepare")(prepare.prepare)
+    commands = {"prepare": prepare.prepare}
+    present = {c.name for c in app.registered_commands}
+    for name, function in commands.items():
+        if name not in present:
+            app.command(name)(function)
 
 
 def main() -> None:
