@@ -66,14 +66,20 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _register() -> None:
-    """Import each command module and add its command; kept in one list so the CLI's surface is visible here."""
-    # Each command module registers here, one line each: from offline.commands import x; app.command("x")(x.x)
-    from offline.commands import prepare
+    """Import each command module and add its command; kept in one list so the CLI's surface is visible here.
 
-    app.command("prepare")(prepare.prepare)
-    from offline.commands import train_tokenizer
+    Safe to call more than once (tests build the app too): commands already registered are skipped.
+    """
+    from offline.commands import evaluate, prepare, train_sasrec, train_tokenizer
 
-    app.command("train-tokenizer")(train_tokenizer.train_tokenizer)
+    commands: dict[str, Any] = {"prepare": prepare.prepare}
+    commands["train-sasrec"] = train_sasrec.train_sasrec_command
+    commands["evaluate"] = evaluate.evaluate
+    commands["train-tokenizer"] = train_tokenizer.train_tokenizer
+    present = {c.name for c in app.registered_commands}
+    for name, function in commands.items():
+        if name not in present:
+            app.command(name)(function)
 
 
 def main() -> None:

@@ -14,8 +14,7 @@ from model.settings import REPO_ROOT, SHARED_DATA
 from offline.cli import _register, app
 from tests.test_loaders_recbole import INTER_HEADER, ITEM_HEADER, ITEMS
 
-if not any(c.name == "prepare" for c in app.registered_commands):
-    _register()
+_register()
 
 runner = CliRunner()
 

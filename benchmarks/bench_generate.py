@@ -1,0 +1,175 @@
+"""Benchmark constrained top-K generation: the LC-Rec way (HF generate + prefix_allowed_tokens_fn) against ours.
+
+Not a test. One run, one model, one set of prompts: users/s for each backend at each K (beam width W = K), the
+speed-up over the LC-Rec way, and single-user latency p50/p95; prints a table and writes JSON.
+The catalogue is random unique codes (default 4,344 items = Amazon Scientific, 4 levels x 256) unless --codes points
+at a saved ItemCodes directory. The model is a tiny random Qwen2 unless --model gives a local HF model directory.
+Backends are entries in BACKENDS; a vLLM backend plugs in as `vllm` once `model/generate/vllm_backend.py` exists.
+
+    python benchmarks/bench_generate.py --out runs/bench_generate.json
+    python benchmarks/bench_generate.py --model /path/to/SmolLM2-135M --backends lcrec,ours-fp32,ours-bf16,vllm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.codes.item_codes import ItemCodes, random_item_codes
+from model.codes.trie import CodeTrie
+from model.generate import make_generator
+from model.generate.base import Generator
+from model.generate.hf_beam import HFBeamGenerator
+from model.generate.reference import HFGenerateReference
+from model.lm.extend import add_code_tokens
+from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
+from model.prompts import PromptBuilder
+
+# name -> factory(model, trie, width, args) -> Generator
+Factory = Callable[[Any, CodeTrie, int, argparse.Namespace], Generator]
+BACKENDS: dict[str, Factory] = {
+    "lcrec": lambda m, t, w, a: HFGenerateReference(m, t, beam_width=w, batch_size=a.batch_size, pad_token_id=a.pad),
+    "ours-fp32": lambda m, t, w, a: HFBeamGenerator(
+        m, t, beam_width=w, dtype="float32", batch_size=a.batch_size, pad_token_id=a.pad
+    ),
+    "ours-bf16": lambda m, t, w, a: HFBeamGenerator(
+        m, t, beam_width=w, dtype="bfloat16", batch_size=a.batch_size, pad_token_id=a.pad
+    ),
+    "ours-generic-fp32": lambda m, t, w, a: HFBeamGenerator(
+        m, t, beam_width=w, dtype="float32", batch_size=a.batch_size, attention="generic", pad_token_id=a.pad
+    ),
+    # (c) the vLLM backend: model/generate/vllm_backend.py (VLLMGenerator) takes the model path, not the torch model.
+    "vllm": lambda m, t, w, a: make_generator("vllm", a.model_dir, t, beam_width=w),
+}
+
+
+def build(args: argparse.Namespace) -> tuple[Any, Any, CodeTrie, ItemCodes]:
+    sizes = (args.level_size,) * args.levels
+    if args.model:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+    else:
+        tokenizer = tiny_tokenizer()
+        model = tiny_causal_lm(len(tokenizer), family=args.family, hidden_size=args.hidden, num_layers=args.layers)
+    vocab = add_code_tokens(model, tokenizer, sizes, mean_resizing=False)
+    codes = ItemCodes.load(args.codes) if args.codes else random_item_codes(args.items, sizes, seed=args.seed)
+    model.eval()
+    return model, tokenizer, CodeTrie.build(codes, vocab), codes
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=None, help="local HF model directory (default: a tiny random Qwen2)")
+    p.add_argument("--family", default="qwen2", choices=["qwen2", "llama"], help="tiny model family")
+    p.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
+    p.add_argument("--layers", type=int, default=2, help="tiny model layers")
+    p.add_argument("--codes", default=None, help="saved ItemCodes directory (default: random unique codes)")
+    p.add_argument("--items", type=int, default=4344)
+    p.add_argument("--levels", type=int, default=4)
+    p.add_argument("--level-size", type=int, default=256)
+    p.add_argument("--users", type=int, default=64)
+    p.add_argument("--history", type=int, default=20)
+    p.add_argument("--ks", default="20,50")
+    p.add_argument("--backends", default="lcrec,ours-fp32,ours-bf16")
+    p.add_argument("--batch-size", type=int, default=16, help="users per forward batch")
+    p.add_argument("--latency-users", type=int, default=16, help="single-user calls for p50/p95")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/bench_generate.json")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.model_dir = args.model
+
+    model, tokenizer, trie, codes = build(args)
+    args.pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+    rng = np.random.default_rng(args.seed)
+    builder = PromptBuilder(tokenizer, codes, trie_vocab(trie), max_history=args.history)
+    prompts = [builder.ids(rng.integers(0, codes.n_items, size=args.history).tolist()) for _ in range(args.users)]
+    ks = [int(k) for k in args.ks.split(",")]
+    names = args.backends.split(",")
+
+    rows: list[dict[str, Any]] = []
+    for k in ks:
+        for name in names:
+            try:
+                gen = BACKENDS[name](model, trie, k, args)
+            except Exception as e:  # a backend that cannot start here (e.g. vllm not installed) is reported, not fatal
+                print(f"skip {name}: {e}", file=sys.stderr)
+                continue
+            gen.top_k(prompts[:2], k)  # warm-up
+            t0 = time.perf_counter()
+            results = gen.top_k(prompts, k)
+            elapsed = time.perf_counter() - t0
+            lat = []
+            for prompt in prompts[: args.latency_users]:
+                t1 = time.perf_counter()
+                gen.top_k([prompt], k)
+                lat.append(time.perf_counter() - t1)
+            lat.sort()
+            rows.append(
+                {
+                    "backend": name,
+                    "k": k,
+                    "beam_width": k,
+                    "users": len(prompts),
+                    "seconds": elapsed,
+                    "users_per_s": len(prompts) / elapsed,
+                    "latency_p50_ms": 1000 * statistics.median(lat),
+                    "latency_p95_ms": 1000 * lat[min(len(lat) - 1, int(0.95 * len(lat)))],
+                    "first_user_top3": [(r.item, round(r.score, 4)) for r in results[0][:3]],
+                }
+            )
+            print(f"done {name} k={k}: {rows[-1]['users_per_s']:.2f} users/s", file=sys.stderr, flush=True)
+    for row in rows:
+        base = next((r for r in rows if r["backend"] == "lcrec" and r["k"] == row["k"]), None)
+        row["speedup_vs_lcrec"] = row["users_per_s"] / base["users_per_s"] if base else None
+
+    print(f"\n{'backend':<20}{'K=W':>5}{'users/s':>10}{'x LC-Rec':>10}{'p50 ms':>9}{'p95 ms':>9}")
+    for row in rows:
+        ratio = f"{row['speedup_vs_lcrec']:.1f}" if row["speedup_vs_lcrec"] else "-"
+        print(
+            f"{row['backend']:<20}{row['k']:>5}{row['users_per_s']:>10.2f}{ratio:>10}"
+            f"{row['latency_p50_ms']:>9.1f}{row['latency_p95_ms']:>9.1f}"
+        )
+    meta = {
+        "model": args.model or f"tiny-{args.family} hidden={args.hidden} layers={args.layers} (random init)",
+        "vocab_size": int(model.get_input_embeddings().weight.shape[0]),
+        "items": codes.n_items,
+        "level_sizes": list(codes.level_sizes),
+        "users": args.users,
+        "history": args.history,
+        "mean_prompt_tokens": float(np.mean([len(p) for p in prompts])),
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "cuda": torch.cuda.is_available(),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    print(f"\nwrote {out}")
+
+
+def trie_vocab(trie: CodeTrie) -> Any:
+    from model.codes.vocab import CodeVocab
+
+    return CodeVocab(trie.level_token_ids)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Every Redis key the product uses is built here, and nowhere else.
+
+Contract: keys are Redis Cluster-safe. All keys of one user carry the hash tag `{u:<user>}` so they live in one slot;
+the few global keys (active pointer, version metadata, the dirty-user set, the refresh lock and checkpoint) are
+single keys, and no command the product issues spans two users. A user id is the dataset's raw user id (a string);
+ids with characters that would break the schema (braces, whitespace, control characters) are refused here.
+Versions are short tokens (the refresh job derives them from the model hash and a timestamp).
+
+Layout, with the default prefix `rec`:
+    rec:active                     -> the version being served (string)
+    rec:meta:<version>             -> hash: model_version, dataset_hash, created_at, users, k, state
+    rec:l:<version>:{u:<user>}     -> the user's top-K list in that version (codec bytes)
+    rec:h:{u:<user>}               -> the user's recent events (list of item indices, newest first)
+    rec:dirty                      -> set of users whose history changed since the last refresh
+    rec:lock                       -> the refresh lock (token, with expiry)
+    rec:ckpt:<version>             -> the refresh checkpoint of a version in progress (hash)
+This module knows nothing about what the values contain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
+_SAFE_VERSION = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+def check_user_id(user: str) -> str:
+    """Return `user` if it can be a key part, else raise ValueError naming it."""
+    if not _SAFE_ID.fullmatch(user):
+        raise ValueError(f"user id {user!r} is not valid: use 1-128 characters from letters, digits and _ . : @ -")
+    return user
+
+
+def check_version(version: str) -> str:
+    if not _SAFE_VERSION.fullmatch(version):
+        raise ValueError(f"cache version {version!r} is not valid: use 1-64 characters from letters, digits, _ . -")
+    return version
+
+
+@dataclass(frozen=True, slots=True)
+class KeySchema:
+    prefix: str = "rec"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{1,32}", self.prefix):
+            raise ValueError(f"cache key prefix {self.prefix!r} is not valid: 1-32 letters, digits, _ or -")
+
+    # global keys ---------------------------------------------------------------------------------------------
+    def active(self) -> str:
+        return f"{self.prefix}:active"
+
+    def meta(self, version: str) -> str:
+        return f"{self.prefix}:meta:{check_version(version)}"
+
+    def dirty(self) -> str:
+        return f"{self.prefix}:dirty"
+
+    def lock(self) -> str:
+        return f"{self.prefix}:lock"
+
+    def checkpoint(self, version: str) -> str:
+        return f"{self.prefix}:ckpt:{check_version(version)}"
+
+    # per-user keys (one slot per user) -----------------------------------------------------------------------
+    def recs(self, version: str, user: str) -> str:
+        return f"{self.prefix}:l:{check_version(version)}:{{u:{check_user_id(user)}}}"
+
+    def recs_pattern(self, version: str) -> str:
+        """SCAN MATCH pattern for every user list of one version (for removing an old version)."""
+        return f"{self.prefix}:l:{check_version(version)}:*"
+
+    def history(self, user: str) -> str:
+        return f"{self.prefix}:h:{{u:{check_user_id(user)}}}"

@@ -1,0 +1,4 @@
+"""The online service: FastAPI app answering GET /users/{id}/recommendations from the Redis cache.
+
+Imports `model`, never `offline`.
+"""
