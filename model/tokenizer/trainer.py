@@ -33,7 +33,7 @@ class EpochReport(NamedTuple):
     total: int
     loss: float  # mean training loss of the epoch
     recon: float
-    align: float  # 0.0 when alignment is off
+    align: float  # mean InfoNCE; 0.0 when alignment is off
 
 
 @dataclass(frozen=True)
@@ -145,11 +145,9 @@ def _step_loss(
     if tb is not None and model.projection is not None:
         projected = model.projection(aligned_vec)
         align_loss = info_nce(projected, tb, config.temperature)
-        if config.align_cosine_weight > 0:
-            align_loss = align_loss + config.align_cosine_weight / max(config.align_weight, 1e-12) * cosine_loss(
-                projected, tb
-            )
         loss = loss + config.align_weight * align_loss
+        if config.align_cosine_weight > 0:
+            loss = loss + config.align_cosine_weight * cosine_loss(projected, tb)
     return loss, recon, align_loss
 
 
