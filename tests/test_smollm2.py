@@ -76,7 +76,10 @@ def test_unknown_mode_is_refused(tiny: tuple) -> None:
 
 
 @pytest.mark.slow
-def test_smollm2_converts_once_and_loads_from_the_cache() -> None:
+def test_smollm2_converts_once_and_loads_from_the_cache(request: pytest.FixtureRequest) -> None:
+    marks = request.config.getoption("markexpr") or ""
+    if "slow" not in marks or "not slow" in marks:
+        pytest.skip("converts SmolLM2 (about a minute the first time): opt in with -m slow")
     folder = smollm2_folder(Settings().work_dir)  # converts from the packaged GGUF on the first run only
     assert (folder / "model.safetensors").is_file()
     assert "quantization_config" not in (folder / "config.json").read_text()
