@@ -13,6 +13,7 @@ from model.tokenizer.config import TokenizerConfig
 from model.tokenizer.trainer import TrainedTokenizer, train_tokenizer
 
 SMALL = {"latent_dim": 8, "hidden_dims": (32,), "warmup_epochs": 2, "batch_size": 64, "kmeans_iters": 5}
+SMALL |= {"probe_epochs": 20}
 
 
 def _data(n: int = 200, d: int = 16, d_text: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ class TokenizerConfig:
     align_cosine_weight: float = 0.1  # weight of the extra (1 - cosine) term
     temperature: float = 0.07  # InfoNCE temperature
     kmeans_iters: int = 25  # Lloyd iterations per level at initialisation
+    probe_epochs: int = 60  # epochs of the contrastive linear probe that measures text information in the codes
     dead_code_restart: bool = True  # re-seed unused codewords from random residuals (first half of training)
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried into meta.json
@@ -42,6 +43,7 @@ class TokenizerConfig:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "kmeans_iters": self.kmeans_iters,
+            "probe_epochs": self.probe_epochs,
         }
         for name, value in positive.items():
             if value < 1:

@@ -3,9 +3,11 @@
 Contract: `codebook_usage` gives, per level, the fraction of codewords used and the perplexity of their use
 (exp of the entropy; C when use is uniform, 1 when one codeword takes everything). `retrieval_accuracy` ranks, for
 each query row i, every key row by cosine and reports how often key i is first / in the top 10 (ties count
-against the item). `linear_probe` fits a ridge map from quantised vectors to text embeddings in closed form, the
-same yardstick for tokenizers with and without a trained projection. `TokenizerMetrics` is the typed record that
-goes into meta.json. Nothing here trains or knows where the arrays come from.
+against the item). `contrastive_probe` fits a fresh linear map from (frozen) quantised vectors to text embeddings
+with the same in-batch InfoNCE the tokenizer trains with — the same yardstick for tokenizers with and without a
+trained projection: how much text-retrievable information the codes carry. `linear_probe` is the closed-form
+ridge variant (cosine retrieval after an L2 fit is a weak measure). `TokenizerMetrics` is the typed record that goes
+into meta.json. Nothing here trains a tokenizer or knows where the arrays come from.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
+
+from model.tokenizer.losses import info_nce
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +35,9 @@ class TokenizerMetrics:
     align_active: bool  # whether the alignment loss was on during training
     align_top1: float | None  # own text embedding ranked first from the learned projection (None: no projection)
     align_top10: float | None
-    probe_top1: float | None  # same with a ridge probe fitted on the quantised vectors (None: no text)
+    probe_top1: (
+        float | None
+    )  # same with a contrastive linear probe fitted on the frozen quantised vectors (None: no text)
     probe_top10: float | None
     note: str = ""
 
@@ -86,3 +93,39 @@ def linear_probe(x: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> np.ndarra
 def _unit(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def contrastive_probe(
+    x: np.ndarray, text: np.ndarray, temperature: float, epochs: int = 60, batch_size: int = 512, seed: int = 0
+) -> np.ndarray:
+    """A bias-free linear map x → text trained with in-batch InfoNCE (AdamW, seeded); returns the mapped rows."""
+    gen = torch.Generator().manual_seed(seed)
+    xs = torch.as_tensor(x, dtype=torch.float32)
+    xs = (xs - xs.mean(0)) / xs.std(0).clamp_min(1e-6)
+    ts = torch.as_tensor(text, dtype=torch.float32)
+    weight = (torch.randn(xs.shape[1], ts.shape[1], generator=gen) / xs.shape[1] ** 0.5).requires_grad_()
+    opt = torch.optim.AdamW([weight], lr=1e-2, weight_decay=1e-4)
+    with torch.enable_grad():  # callers may sit under no_grad
+        _fit_probe(xs, ts, weight, opt, temperature, epochs, batch_size, gen)
+    with torch.no_grad():
+        return (xs @ weight).numpy()
+
+
+def _fit_probe(
+    xs: torch.Tensor,
+    ts: torch.Tensor,
+    weight: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    temperature: float,
+    epochs: int,
+    batch_size: int,
+    gen: torch.Generator,
+) -> None:
+    for _ in range(epochs):
+        for batch in torch.randperm(xs.shape[0], generator=gen).split(batch_size):
+            if batch.numel() < 2:
+                continue
+            loss = info_nce(xs[batch] @ weight, ts[batch], temperature)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()

@@ -24,7 +24,7 @@ from model.errors import UserError
 from model.tokenizer.collisions import assign_codes, collision_rate, max_items_per_code, resolve_collisions
 from model.tokenizer.config import TokenizerConfig
 from model.tokenizer.losses import cosine_loss, info_nce
-from model.tokenizer.metrics import TokenizerMetrics, codebook_usage, linear_probe, retrieval_accuracy
+from model.tokenizer.metrics import TokenizerMetrics, codebook_usage, contrastive_probe, retrieval_accuracy
 from model.tokenizer.quantizer import AlignedRQVAE
 
 
@@ -189,7 +189,8 @@ def _finish(
     if model.projection is not None and text is not None:
         align_scores = retrieval_accuracy(model.projection(quantised).numpy(), text)
     if text is not None:
-        probe_scores = retrieval_accuracy(linear_probe(q, text).astype(np.float32), text)
+        probe = contrastive_probe(q, text, config.temperature, config.probe_epochs, config.batch_size, config.seed)
+        probe_scores = retrieval_accuracy(probe, text)
     if text is None:
         note = "no item text: alignment loss off"
     elif not align:
