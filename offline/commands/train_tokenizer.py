@@ -132,7 +132,7 @@ def _print(m: TokenizerMetrics, folder: Path, content_hash: str) -> None:
     if m.align_top1 is not None and m.align_top10 is not None:
         table.add_row("align top-1 / top-10 (projection)", f"{m.align_top1:.4f} / {m.align_top10:.4f}")
     if m.probe_top1 is not None and m.probe_top10 is not None:
-        table.add_row("align top-1 / top-10 (ridge probe)", f"{m.probe_top1:.4f} / {m.probe_top10:.4f}")
+        table.add_row("align top-1 / top-10 (linear probe)", f"{m.probe_top1:.4f} / {m.probe_top10:.4f}")
     console = Console()
     console.print(table)
     console.print(f"folder        {folder}\ncontent hash  {content_hash}", soft_wrap=True)
