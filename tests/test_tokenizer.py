@@ -10,7 +10,7 @@ import torch
 from model.errors import UserError
 from model.tokenizer.artifact import load_tokenizer, save_tokenizer
 from model.tokenizer.config import TokenizerConfig
-from model.tokenizer.trainer import TrainedTokenizer, train_tokenizer
+from model.tokenizer.trainer import EpochReport, TrainedTokenizer, train_tokenizer
 
 SMALL = {"latent_dim": 8, "hidden_dims": (32,), "warmup_epochs": 2, "batch_size": 64, "kmeans_iters": 5}
 SMALL |= {"probe_epochs": 20}
@@ -134,3 +134,22 @@ def test_alignment_puts_text_information_into_the_codes() -> None:
     assert on.metrics.probe_top10 > off.metrics.probe_top10 + 0.3
     assert off.metrics.align_top10 is None and not off.metrics.align_active
     assert on.metrics.align_top10 is not None and on.metrics.align_top10 > 0.3
+
+
+def test_progress_is_reported_once_per_epoch_warm_up_included() -> None:
+    x, text = _data(n=60)
+    seen: list[EpochReport] = []
+    train_tokenizer(x, text, TokenizerConfig(levels=2, codebook_size=16, epochs=3, **SMALL), seen.append)
+    assert [r.epoch for r in seen] == [1, 2, 3, 4, 5] and all(r.total == 5 for r in seen)
+    assert seen[0].align > 0  # the alignment loss runs from the warm-up on
+
+
+def test_codewords_projected_for_another_lm_width_are_refused(trained: TrainedTokenizer) -> None:
+    from model.lm.smollm2 import LoadedLM
+    from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
+    from model.tokenizer.build import init_code_embeddings
+
+    tok = tiny_tokenizer()
+    lm = LoadedLM(tiny_causal_lm(len(tok), hidden_size=32), tok, "tiny")
+    with pytest.raises(UserError, match="projects into 24 dims but the LM's embeddings have 32"):
+        init_code_embeddings(trained, lm)
