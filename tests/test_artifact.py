@@ -79,11 +79,11 @@ def test_tampered_files_are_refused(tmp_path: Path, setup: TinySetup) -> None:
 
 
 def test_missing_or_incomplete_folders_are_refused(tmp_path: Path, setup: TinySetup) -> None:
-    with pytest.raises(UserError, match="meta.json is missing"):
+    with pytest.raises(UserError, match=r"meta\.json is missing"):
         load_artifact(tmp_path / "nothing")
     folder, _ = _save(tmp_path, setup)
     (folder / "popular.npy").unlink()
-    with pytest.raises(UserError, match="popular.npy is missing"):
+    with pytest.raises(UserError, match=r"popular\.npy is missing"):
         load_artifact(folder)
 
 
