@@ -5,8 +5,8 @@ Contract:
   adds the user to the dirty set; `events(user)` / `events_many(users)` return (item, ts) oldest first.
   A user's full history is the dataset sequence followed by these events (`full_history`).
 - `take_dirty()` moves the dirty set aside atomically (MULTI over two keys of one hash slot) and returns it, so
-  events that arrive while a refresh runs land in a fresh set; `finish_dirty()` drops the taken set after the refresh wrote
-  those users. A refresh that dies in between leaves the taken set, and the next `take_dirty()` merges it back in.
+  events that arrive while a refresh runs land in a fresh set; `finish_dirty()` drops the taken set after the
+  refresh wrote those users. A refresh that dies in between leaves the taken set, and the next `take_dirty()` merges it back in.
 Item indices are validated by the caller (the service knows the catalogue); this module knows nothing about models.
 """
 
