@@ -6,7 +6,8 @@ Contract:
   A user's full history is the dataset sequence followed by these events (`full_history`).
 - `take_dirty()` moves the dirty set aside atomically (MULTI over two keys of one hash slot) and returns it, so
   events that arrive while a refresh runs land in a fresh set; `finish_dirty()` drops the taken set after the
-  refresh wrote those users. A refresh that dies in between leaves the taken set, and the next `take_dirty()` merges it back in.
+  refresh wrote those users. A refresh that dies in between leaves the taken set, and the next `take_dirty()`
+  merges it back in.
 Item indices are validated by the caller (the service knows the catalogue); this module knows nothing about models.
 """
 
