@@ -9,19 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import redis
 import typer
 
-from model.artifact import load_artifact
-from model.cache.history import HistoryStore
-from model.cache.keys import KeySchema
-from model.cache.store import CacheStore
 from model.errors import UserError
 from model.logs import get_logger
-from model.recommender import Recommender
 from model.settings import Settings
-from offline.refresh.job import Mode, RefreshConfig, RefreshJob
-from offline.refresh.metrics import RunMetrics
+from offline.refresh.job import Mode, RefreshConfig
 
 log = get_logger(__name__)
 
@@ -45,6 +38,16 @@ def refresh(
     grace: Annotated[float, typer.Option(help="Seconds between the flip and removing old versions.")] = 2.0,
 ) -> None:
     """Generate top-K lists and write them to Redis; a full run flips to a new version only when complete."""
+    import redis  # heavy imports stay out of `genrec --help`
+
+    from model.artifact import load_artifact
+    from model.cache.history import HistoryStore
+    from model.cache.keys import KeySchema
+    from model.cache.store import CacheStore
+    from model.recommender import Recommender
+    from offline.refresh.job import RefreshJob
+    from offline.refresh.metrics import RunMetrics
+
     settings: Settings = ctx.obj
     if mode not in ("full", "users", "incremental"):
         raise typer.BadParameter(f"--mode must be full, users or incremental; got {mode!r}")

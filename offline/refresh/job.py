@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import redis
@@ -31,9 +31,11 @@ from model.cache.store import CacheStore, VersionMeta, new_version_id
 from model.errors import UserError
 from model.logs import get_logger
 from model.progress import progress
-from model.recommender import Recommender
 from offline.refresh.checkpoint import Checkpoint, find_resumable
 from offline.refresh.lock import RefreshLock
+
+if TYPE_CHECKING:
+    from model.recommender import Recommender
 
 Mode = Literal["full", "users", "incremental"]
 log = get_logger(__name__)
