@@ -58,6 +58,7 @@ BACKENDS: dict[str, Factory] = {
 
 def build(args: argparse.Namespace) -> tuple[Any, Any, CodeTrie, ItemCodes]:
     sizes = (args.level_size,) * args.levels
+    model: Any
     if args.model:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

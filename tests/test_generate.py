@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
+from typing import Literal
 
 import pytest
 import torch
@@ -23,7 +25,7 @@ TOL = 1e-4
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
+def _one_thread() -> Iterator[None]:
     """Tiny models gain nothing from intra-op threads, and on a shared machine the thread hand-offs dominate."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -150,8 +152,9 @@ def test_small_first_level_leaves_no_empty_results() -> None:
     setup = make_tiny_setup(n_items=60, level_sizes=(2, 8, 8), seed=10)
     prompts = _prompts(setup, 2, 10)
     exact = [brute_force_top_k(setup.model, setup.trie, p, 5) for p in prompts]
+    attention: Literal["shared_prefix", "generic"]
     for attention in ("shared_prefix", "generic"):
-        gen = HFBeamGenerator(setup.model, setup.trie, beam_width=30, attention=attention)  # type: ignore[arg-type]
+        gen = HFBeamGenerator(setup.model, setup.trie, beam_width=30, attention=attention)
         for best, result in zip(exact, gen.top_k(prompts, 30), strict=True):
             _assert_valid(result, setup, 30)
             _assert_same(result[:5], best)
