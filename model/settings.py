@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
     threads: int = Field(default=0, ge=0, description="torch intra-op threads; 0 = torch's default.")
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="The cache's Redis: redis://, rediss:// (TLS) or unix://."
+    )
+    cache_prefix: str = Field(default="rec", description="Prefix of every cache key (model/cache/keys.py).")
+    pushgateway_url: str | None = Field(default=None, description="Prometheus Pushgateway for batch-job metrics.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"redis_url {value!r} must start with redis://, rediss:// or unix://")
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -8,6 +8,7 @@ callback and handed to commands through the typer context; every command has `--
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,6 +40,10 @@ def _global(
     seed: Annotated[int | None, typer.Option(help="Random seed [env GENREC_SEED].")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
     log_format: Annotated[str | None, typer.Option(help="console or json.")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="Cache Redis URL [env GENREC_REDIS_URL].")] = None,
+    pushgateway_url: Annotated[
+        str | None, typer.Option(help="Pushgateway for job metrics [env GENREC_PUSHGATEWAY_URL].")
+    ] = None,
 ) -> None:
     overrides: dict[str, Any] = {
         k: v
@@ -48,6 +53,8 @@ def _global(
             "seed": seed,
             "log_level": log_level.upper() if log_level else None,
             "log_format": log_format,
+            "redis_url": redis_url,
+            "pushgateway_url": pushgateway_url,
         }.items()
         if v is not None
     }
@@ -70,9 +77,9 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import evaluate, prepare, train_sasrec, train_tokenizer
+    from offline.commands import evaluate, prepare, refresh, train_sasrec, train_tokenizer
 
-    commands: dict[str, Any] = {"prepare": prepare.prepare}
+    commands: dict[str, Callable[..., Any]] = {"prepare": prepare.prepare, "refresh": refresh.refresh}
     commands["train-sasrec"] = train_sasrec.train_sasrec_command
     commands["evaluate"] = evaluate.evaluate
     commands["train-tokenizer"] = train_tokenizer.train_tokenizer

@@ -10,8 +10,9 @@ Layout, with the default prefix `rec`:
     rec:active                     -> the version being served (string)
     rec:meta:<version>             -> hash: model_version, dataset_hash, created_at, users, k, state
     rec:l:<version>:{u:<user>}     -> the user's top-K list in that version (codec bytes)
-    rec:h:{u:<user>}               -> the user's recent events (list of item indices, newest first)
-    rec:dirty                      -> set of users whose history changed since the last refresh
+    rec:h:{u:<user>}               -> the user's events since the dataset snapshot ("item:unix_ts", newest first)
+    {rec:dirty}                    -> set of users with events since the last incremental refresh
+    {rec:dirty}:taken              -> the users an incremental refresh has taken and not yet finished
     rec:lock                       -> the refresh lock (token, with expiry)
     rec:ckpt:<version>             -> the refresh checkpoint of a version in progress (hash)
 This module knows nothing about what the values contain.
@@ -55,7 +56,11 @@ class KeySchema:
         return f"{self.prefix}:meta:{check_version(version)}"
 
     def dirty(self) -> str:
-        return f"{self.prefix}:dirty"
+        return f"{{{self.prefix}:dirty}}"
+
+    def dirty_taken(self) -> str:
+        """Same hash tag as `dirty()`, so RENAME / SUNIONSTORE between the two stay in one slot."""
+        return f"{{{self.prefix}:dirty}}:taken"
 
     def lock(self) -> str:
         return f"{self.prefix}:lock"

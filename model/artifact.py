@@ -1,0 +1,183 @@
+"""The model artifact: everything the offline job and the service need to recommend, in one folder.
+
+Contract: `save_artifact(...)` writes
+    lm/          the causal LM with code tokens and its tokenizer (transformers `save_pretrained`, safetensors)
+    codes/       the ItemCodes (item index -> code tuple), as `ItemCodes.save` writes them
+    data/        the processed dataset the model was trained on (items with titles, users' sequences)
+    popular.npy  item indices ranked by training-split popularity (the fallback list)
+    meta.json    ArtifactMeta, written last
+and returns the meta. `version` is the sha256 of every file but meta.json (paths and bytes, in path order), so
+the same weights, codes, data and prompt always give the same version, and any edit gives a new one; it is the
+model version the cache and the service report. `load_artifact(folder)` checks the format, re-hashes the files
+and refuses a folder that does not match its meta, with a message naming the folder and what is wrong. Loading
+the LM itself (`load_lm`) is separate because it is the expensive part. This module knows nothing about training,
+Redis or HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from model.codes.item_codes import ItemCodes
+from model.codes.vocab import CodeVocab
+from model.data.processed import DatasetMeta, load_processed, save_processed
+from model.data.records import InteractionDataset
+from model.errors import DataFormatError, UserError
+from model.prompts import PromptTemplate
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+LM_DIR, CODES_DIR, DATA_DIR, POPULAR_FILE = "lm", "codes", "data", "popular.npy"
+_DEFAULT_TEMPLATE = PromptTemplate()
+
+
+@dataclass(frozen=True, slots=True)
+class PromptConfig:
+    """How histories become prompts; saved with the model so serving builds exactly the prompts it was trained on."""
+
+    max_history: int = 20
+    head: str = _DEFAULT_TEMPLATE.head
+    sep: str = _DEFAULT_TEMPLATE.sep
+    tail: str = _DEFAULT_TEMPLATE.tail
+    add_bos: bool = _DEFAULT_TEMPLATE.add_bos
+
+    def template(self) -> PromptTemplate:
+        return PromptTemplate(head=self.head, sep=self.sep, tail=self.tail, add_bos=self.add_bos)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactMeta:
+    version: str  # sha256 of the artifact's files (see the module contract): the model version
+    dataset: str  # dataset name
+    dataset_hash: str  # the processed dataset's content hash
+    codes_hash: str  # ItemCodes content hash (the tokenizer stage's output)
+    base_lm: str  # what the LM started from: "tiny", "smollm2-135m" or a path
+    prompt: PromptConfig
+    created_at: int  # unix seconds
+    metrics: dict[str, float] = field(default_factory=dict)  # validation/test metrics at save time
+    training: dict[str, Any] = field(default_factory=dict)  # the training configuration, for the record
+    format_version: int = FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    path: Path
+    meta: ArtifactMeta
+    dataset: InteractionDataset
+    dataset_meta: DatasetMeta
+    codes: ItemCodes
+    popular: npt.NDArray[np.int64]  # item indices, most popular first
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    def load_lm(self, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase, CodeVocab]:
+        """The LM (eval mode), its tokenizer, and where the code tokens sit in its vocabulary."""
+        torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(dtype)
+        if torch_dtype is None:
+            raise UserError(f"dtype must be 'float32' or 'bfloat16'; got {dtype!r}")
+        lm_dir = self.path / LM_DIR
+        tokenizer = AutoTokenizer.from_pretrained(lm_dir, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(lm_dir, local_files_only=True, dtype=torch_dtype)
+        vocab = CodeVocab.from_tokenizer(tokenizer, self.codes.level_sizes)
+        return model.eval(), tokenizer, vocab
+
+
+def save_artifact(
+    folder: Path,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    codes: ItemCodes,
+    dataset: InteractionDataset,
+    dataset_source: str,
+    popular: npt.ArrayLike,
+    base_lm: str,
+    prompt: PromptConfig,
+    metrics: dict[str, float] | None = None,
+    training: dict[str, Any] | None = None,
+) -> ArtifactMeta:
+    """Write a complete artifact into `folder` (replacing one that is there) and return its meta."""
+    if codes.n_items != dataset.n_items:
+        raise UserError(f"the codes cover {codes.n_items} items but dataset {dataset.name!r} has {dataset.n_items}")
+    ranked = np.asarray(popular, dtype=np.int64)
+    if ranked.ndim != 1 or (ranked.size and (ranked.min() < 0 or ranked.max() >= dataset.n_items)):
+        raise UserError(f"popular must be a 1-d list of item indices below {dataset.n_items}")
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging / LM_DIR, safe_serialization=True)
+    tokenizer.save_pretrained(staging / LM_DIR)
+    codes.save(staging / CODES_DIR)
+    dataset_meta = save_processed(dataset, staging / DATA_DIR, dataset_source)
+    np.save(staging / POPULAR_FILE, ranked)
+    meta = ArtifactMeta(
+        version=_hash_files(staging),
+        dataset=dataset.name,
+        dataset_hash=dataset_meta.content_hash,
+        codes_hash=codes.content_hash,
+        base_lm=base_lm,
+        prompt=prompt,
+        created_at=int(time.time()),
+        metrics=dict(metrics or {}),
+        training=dict(training or {}),
+    )
+    (staging / META_FILE).write_bytes(orjson.dumps(asdict(meta), option=orjson.OPT_INDENT_2))
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(staging, folder)
+    return meta
+
+
+def read_artifact_meta(folder: Path) -> ArtifactMeta:
+    path = folder / META_FILE
+    if not path.is_file():
+        raise UserError(f"{folder} is not a model artifact: {META_FILE} is missing (was training finished?)")
+    try:
+        raw = orjson.loads(path.read_bytes())
+        if raw.get("format_version") != FORMAT_VERSION:
+            raise DataFormatError(path, f"format version {raw.get('format_version')!r} is not {FORMAT_VERSION}")
+        raw["prompt"] = PromptConfig(**raw["prompt"])
+        return ArtifactMeta(**raw)
+    except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
+        raise DataFormatError(path, f"not a valid artifact meta: {exc}") from None
+
+
+def load_artifact(folder: Path, verify: bool = True) -> ModelArtifact:
+    """Read and check an artifact (everything but the LM weights, which `load_lm` reads)."""
+    meta = read_artifact_meta(folder)
+    for part in (LM_DIR, CODES_DIR, DATA_DIR, POPULAR_FILE):
+        if not (folder / part).exists():
+            raise UserError(f"model artifact {folder} is incomplete: {part} is missing")
+    if verify and (actual := _hash_files(folder)) != meta.version:
+        raise DataFormatError(
+            folder / META_FILE, f"artifact files do not match version {meta.version[:12]} (hash {actual[:12]})"
+        )
+    dataset, dataset_meta = load_processed(folder / DATA_DIR)
+    codes = ItemCodes.load(folder / CODES_DIR)
+    if codes.content_hash != meta.codes_hash or dataset_meta.content_hash != meta.dataset_hash:
+        raise DataFormatError(folder / META_FILE, "codes or dataset hash differs from the meta")
+    popular = np.load(folder / POPULAR_FILE).astype(np.int64)
+    return ModelArtifact(folder, meta, dataset, dataset_meta, codes, popular)
+
+
+def _hash_files(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != META_FILE):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()

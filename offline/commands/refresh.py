@@ -1,0 +1,109 @@
+"""`genrec refresh`: fill the Redis cache with every user's top-K from a model artifact (see offline/refresh/job.py).
+
+Exit codes: 0 done; 2 bad input (options, artifact, unreachable Redis, lock held), reported before any write;
+1 the run failed midway (the previous cache version keeps serving; rerun to resume).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from model.errors import UserError
+from model.logs import get_logger
+from model.settings import Settings
+from offline.refresh.job import Mode, RefreshConfig
+
+log = get_logger(__name__)
+
+
+def refresh(
+    ctx: typer.Context,
+    artifact: Annotated[Path, typer.Option(help="Model artifact folder (written by `genrec train`).")],
+    mode: Annotated[
+        str, typer.Option(help="full (new version), users (listed users), incremental (dirty users).")
+    ] = "full",
+    users: Annotated[str | None, typer.Option(help="Comma-separated user ids, for --mode users.")] = None,
+    users_file: Annotated[Path | None, typer.Option(help="File with one user id per line, for --mode users.")] = None,
+    k: Annotated[int, typer.Option(help="List length cached per user.")] = 50,
+    shard_size: Annotated[int, typer.Option(help="Users per generation step and checkpoint entry.")] = 256,
+    backend: Annotated[str, typer.Option(help="Generator: auto, transformers or vllm.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "float32",
+    beam_width: Annotated[int | None, typer.Option(help="Beam width W >= k (default: k).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Prompts per generator batch.")] = 16,
+    lock_ttl: Annotated[float, typer.Option(help="Seconds before a dead run's lock expires.")] = 120.0,
+    wait_lock: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
+    grace: Annotated[float, typer.Option(help="Seconds between the flip and removing old versions.")] = 2.0,
+) -> None:
+    """Generate top-K lists and write them to Redis; a full run flips to a new version only when complete."""
+    import redis  # heavy imports stay out of `genrec --help`
+
+    from model.artifact import load_artifact
+    from model.cache.history import HistoryStore
+    from model.cache.keys import KeySchema
+    from model.cache.store import CacheStore
+    from model.recommender import Recommender
+    from offline.refresh.job import RefreshJob
+    from offline.refresh.metrics import RunMetrics
+
+    settings: Settings = ctx.obj
+    if mode not in ("full", "users", "incremental"):
+        raise typer.BadParameter(f"--mode must be full, users or incremental; got {mode!r}")
+    if backend not in ("auto", "transformers", "vllm"):
+        raise typer.BadParameter(f"--backend must be auto, transformers or vllm; got {backend!r}")
+    listed = _read_users(users, users_file)
+    config = RefreshConfig(
+        mode=_mode(mode),
+        k=k,
+        shard_size=shard_size,
+        users=tuple(listed),
+        lock_ttl_s=lock_ttl,
+        wait_lock_s=wait_lock,
+        grace_s=grace,
+    )
+    keys = KeySchema(settings.cache_prefix)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise UserError(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+    loaded = load_artifact(artifact)
+    recommender = Recommender(loaded, backend=backend, dtype=dtype, beam_width=beam_width, batch_size=batch_size)  # type: ignore[arg-type]
+    job = RefreshJob(recommender, CacheStore(client, keys), HistoryStore(client, keys), config)
+    metrics = RunMetrics(mode, settings.pushgateway_url)
+    try:
+        result = job.run()
+    except UserError:
+        raise
+    except Exception:
+        metrics.push_failure()
+        log.exception("refresh failed; the previous cache version keeps serving", mode=mode)
+        raise typer.Exit(1) from None
+    metrics.push_success(result.users_written)
+    log.info(
+        "refresh done",
+        mode=mode,
+        version=result.version,
+        users=result.users_written,
+        skipped=result.users_skipped,
+        resumed_shards=result.shards_resumed,
+        generate_s=round(result.generate_s, 2),
+        write_s=round(result.write_s, 2),
+        total_s=round(result.total_s, 2),
+    )
+    typer.echo(f"{result.mode} refresh wrote {result.users_written} users into version {result.version}")
+
+
+def _mode(mode: str) -> Mode:
+    return "full" if mode == "full" else "users" if mode == "users" else "incremental"
+
+
+def _read_users(users: str | None, users_file: Path | None) -> list[str]:
+    listed = [u.strip() for u in users.split(",") if u.strip()] if users else []
+    if users_file is not None:
+        if not users_file.is_file():
+            raise typer.BadParameter(f"--users-file {str(users_file)!r} does not exist")
+        listed += [line.strip() for line in users_file.read_text().splitlines() if line.strip()]
+    return listed

@@ -1,0 +1,36 @@
+"""A real (tiny, randomly initialised) model artifact for tests of the refresh job and the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from model.artifact import ArtifactMeta, PromptConfig, save_artifact
+from model.data.records import InteractionDataset, Item
+from tests.conftest import make_tiny_setup
+
+
+def tiny_dataset(n_items: int, n_users: int, seed: int = 0) -> InteractionDataset:
+    """Users "0".."n_users-1" with 3-8 distinct random items each; titles "item <i>"."""
+    rng = np.random.default_rng(seed)
+    items = [Item(i, str(1000 + i), f"item {i}") for i in range(n_items)]
+    seqs = [rng.choice(n_items, size=int(rng.integers(3, 9)), replace=False).tolist() for _ in range(n_users)]
+    return InteractionDataset("toy", items, [str(u) for u in range(n_users)], seqs)
+
+
+def save_tiny_artifact(folder: Path, n_items: int = 120, n_users: int = 40, seed: int = 3) -> ArtifactMeta:
+    setup = make_tiny_setup(n_items=n_items, level_sizes=(6, 6, 6), seed=seed)
+    dataset = tiny_dataset(n_items, n_users, seed)
+    counts = np.bincount([i for s in dataset.sequences for i in s], minlength=n_items)
+    return save_artifact(
+        folder,
+        setup.model,
+        setup.tokenizer,
+        setup.codes,
+        dataset,
+        "test",
+        np.argsort(-counts, kind="stable"),
+        base_lm="tiny",
+        prompt=PromptConfig(max_history=5),
+    )
