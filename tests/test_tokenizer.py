@@ -119,17 +119,20 @@ def test_without_text_alignment_is_off_and_said_so() -> None:
     assert out.code_token_embeddings(3.0) is None
 
 
-def test_projected_codewords_sum_to_the_item_projection_and_take_the_lm_norm(trained: TrainedTokenizer) -> None:
+def test_code_token_rows_sum_to_a_scaled_item_projection_at_the_lm_norm(trained: TrainedTokenizer) -> None:
     rows = trained.code_token_embeddings(target_norm=3.0)
     assert rows is not None and len(rows) == 2
     assert all(r.shape == (16, 24) for r in rows)
-    assert all(np.linalg.norm(r, axis=1).mean() == pytest.approx(3.0, rel=1e-5) for r in rows)
+    assert np.linalg.norm(np.concatenate(rows), axis=1).mean() == pytest.approx(3.0, rel=1e-5)
     raw = trained.model.projected_codewords()
+    scale = float(rows[0][0, 0] / raw[0][0, 0])
     codes = torch.as_tensor(trained.codes[:5])
     with torch.no_grad():
         assert trained.model.projection is not None
         item = trained.model.projection(trained.model.quantizer.lookup(codes))
     assert torch.allclose(item, raw[0][codes[:, 0]] + raw[1][codes[:, 1]], atol=1e-5)
+    summed = rows[0][codes[:, 0].numpy()] + rows[1][codes[:, 1].numpy()]
+    assert np.allclose(summed, scale * item.numpy(), atol=1e-4)
 
 
 def test_alignment_puts_text_information_into_the_codes() -> None:

@@ -99,7 +99,7 @@ def init_code_embeddings(trained: TrainedTokenizer, lm: LoadedLM) -> tuple[np.nd
             f"the tokenizer projects into {stacked.shape[1]} dims but the LM's embeddings have {table.shape[1]}: "
             "train the tokenizer with this LM's text embeddings"
         )
-    return stacked, f"projected codewords, scaled to the LM's mean input-embedding norm {norm:.4f}"
+    return stacked, f"projected codewords, one scale for all levels to the LM's mean input-embedding norm {norm:.4f}"
 
 
 def write_artifact(folder: Path, trained: TrainedTokenizer, lm: LoadedLM, inputs: ArtifactInputs) -> ArtifactMeta:

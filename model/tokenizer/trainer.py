@@ -47,19 +47,20 @@ class TrainedTokenizer:
     lm_dim: int | None  # width of the LM space the projection maps into; None when no projection was trained
 
     def code_token_embeddings(self, target_norm: float) -> list[np.ndarray] | None:
-        """Per level, the projected codewords (C × d_lm) rescaled so their mean row norm is `target_norm`.
+        """Per level, the projected codewords (C × d_lm), all scaled by one factor so that their mean row norm is
+        `target_norm` (the LM's mean embedding-row norm).
 
-        One scale per level keeps each level's geometry; None when there is no trained projection (no alignment),
-        in which case the LM's own initialisation of new tokens applies.
+        One factor for every level keeps the levels' relative sizes (coarse levels carry more) and makes the sum of
+        an item's code-token embeddings exactly a scaled copy of its projected quantised vector, the vector that was
+        aligned with its text. None when there is no trained projection (no alignment): the LM's own
+        initialisation of new tokens applies then.
         """
         if self.model.projection is None:
             return None
-        out = []
-        for rows in self.model.projected_codewords():
-            arr = rows.numpy().astype(np.float32)
-            mean_norm = float(np.linalg.norm(arr, axis=1).mean())
-            out.append(arr * (target_norm / max(mean_norm, 1e-12)))
-        return out
+        rows = [r.numpy().astype(np.float32) for r in self.model.projected_codewords()]
+        mean_norm = float(np.linalg.norm(np.concatenate(rows), axis=1).mean())
+        scale = target_norm / max(mean_norm, 1e-12)
+        return [r * scale for r in rows]
 
 
 def validate_inputs(collab: np.ndarray, text: np.ndarray | None, config: TokenizerConfig) -> None:
