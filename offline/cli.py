@@ -77,13 +77,14 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import evaluate, prepare, refresh, train_sasrec
+    from offline.commands import demo, evaluate, prepare, refresh, train_sasrec
 
     commands: dict[str, Callable[..., Any]] = {
         "prepare": prepare.prepare,
         "train-sasrec": train_sasrec.train_sasrec_command,
         "evaluate": evaluate.evaluate,
         "refresh": refresh.refresh,
+        "demo": demo.demo,
     }
     present = {c.name for c in app.registered_commands}
     for name, function in commands.items():
