@@ -77,12 +77,16 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import evaluate, prepare, refresh, train_sasrec, train_tokenizer
+    from offline.commands import demo, evaluate, prepare, refresh, train_sasrec, train_tokenizer
 
-    commands: dict[str, Callable[..., Any]] = {"prepare": prepare.prepare, "refresh": refresh.refresh}
-    commands["train-sasrec"] = train_sasrec.train_sasrec_command
-    commands["evaluate"] = evaluate.evaluate
-    commands["train-tokenizer"] = train_tokenizer.train_tokenizer
+    commands: dict[str, Callable[..., Any]] = {
+        "prepare": prepare.prepare,
+        "train-sasrec": train_sasrec.train_sasrec_command,
+        "evaluate": evaluate.evaluate,
+        "train-tokenizer": train_tokenizer.train_tokenizer,
+        "refresh": refresh.refresh,
+        "demo": demo.demo,
+    }
     present = {c.name for c in app.registered_commands}
     for name, function in commands.items():
         if name not in present:

@@ -54,6 +54,9 @@ def test_active_version_cannot_be_removed_or_rebuilt(redis_client: redis.Redis, 
         store.remove_version("v1")
     with pytest.raises(ValueError, match="'v1' is active"):
         store.create_version(_meta("v1"))
+    _fill(store, "v2", range(3))
+    with pytest.raises(ValueError, match="'v2' is in use"):
+        store.create_version(_meta("v2"))
 
 
 def test_writer_unflushed_on_error_writes_nothing_more(redis_client: redis.Redis, keys: KeySchema) -> None:
@@ -74,9 +77,10 @@ def test_activate_unknown_version_refused(redis_client: redis.Redis, keys: KeySc
 
 
 def test_version_ids_sort_by_time() -> None:
-    a = new_version_id("abcdef0123", now=1_700_000_000)
-    b = new_version_id("0123456789", now=1_700_000_001)
-    assert a < b and a.endswith("-abcdef01")
+    a = new_version_id("abcdef0123", now=1_700_000_000.0)
+    b = new_version_id("abcdef0123", now=1_700_000_000.002)
+    c = new_version_id("0123456789", now=1_700_000_001)
+    assert a < b < c and a.endswith("-abcdef01") and a != b
 
 
 def test_error_reply_mid_batch_raises_and_connection_is_not_reused(redis_client: redis.Redis, keys: KeySchema) -> None:

@@ -80,12 +80,14 @@ def test_reader_never_sees_a_missing_user_or_mixed_version_and_old_version_goes(
                 if reader.get(keys.recs(version, user)) is None:
                     misses.append((version, user))
 
-    thread = threading.Thread(target=poll)
+    thread = threading.Thread(target=poll, daemon=True)
     thread.start()
-    second = _job(recommender, redis_client, keys, grace_s=0.3).run()
-    time.sleep(0.1)
-    stop.set()
-    thread.join()
+    try:
+        second = _job(recommender, redis_client, keys, grace_s=0.3).run()
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join()
     assert misses == []
     assert seen_versions <= {first.version, second.version} and second.version in seen_versions
     assert second.removed_versions == (first.version,)

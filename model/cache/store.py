@@ -139,9 +139,10 @@ class CacheStore:
         return VersionMeta.from_redis(raw) if raw else None
 
     def create_version(self, meta: VersionMeta) -> None:
-        """Register a version being built; refuses to reuse a version that is active."""
-        if self.active_version() == meta.version:
-            raise ValueError(f"cache version {meta.version!r} is active; a new build needs a new version")
+        """Register a new version being built; refuses a version id that exists (active, complete or building)."""
+        if not self.client.hsetnx(self.keys.meta(meta.version), "version", meta.version):
+            state = "active" if self.active_version() == meta.version else "in use"
+            raise ValueError(f"cache version {meta.version!r} is {state}; a new build needs a new version")
         self.client.hset(self.keys.meta(meta.version), mapping={k: str(v) for k, v in asdict(meta).items()})
 
     def writer(self, version: str, batch_size: int = 2000) -> BufferedWriter:
@@ -195,6 +196,9 @@ class CacheStore:
 
 
 def new_version_id(model_version: str, now: float | None = None) -> str:
-    """A sortable, unique-enough version id: UTC time to the second plus the first 8 hex of the model hash."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now if now is not None else time.time()))
+    """A sortable version id: UTC time to the millisecond plus the first 8 hex of the model hash.
+
+    Two builds of one model in the same millisecond would share an id; `create_version` refuses the second."""
+    t = now if now is not None else time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}"
     return check_version(f"{stamp}-{model_version[:8]}")
