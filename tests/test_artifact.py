@@ -7,38 +7,19 @@ import numpy as np
 import pytest
 
 from model.artifact import PromptConfig, load_artifact, read_artifact_meta, save_artifact
-from model.data.records import InteractionDataset, Item
+from model.data.records import InteractionDataset
 from model.errors import DataFormatError, UserError
 from model.generate.hf_beam import HFBeamGenerator
 from model.prompts import PromptBuilder
 from model.recommender import Recommender
 from tests.conftest import TinySetup, make_tiny_setup
-
-
-def _dataset(n_items: int, n_users: int = 12, seed: int = 0) -> InteractionDataset:
-    rng = np.random.default_rng(seed)
-    items = [Item(i, str(1000 + i), f"item {i}") for i in range(n_items)]
-    seqs = [rng.choice(n_items, size=int(rng.integers(3, 9)), replace=False).tolist() for _ in range(n_users)]
-    return InteractionDataset("toy", items, [f"u{u}" for u in range(n_users)], seqs)
+from tests.tiny_artifact import save_setup, tiny_dataset
 
 
 def _save(tmp_path: Path, setup: TinySetup, name: str = "art") -> tuple[Path, InteractionDataset]:
-    dataset = _dataset(setup.codes.n_items)
-    counts = np.bincount([i for s in dataset.sequences for i in s], minlength=dataset.n_items)
-    folder = tmp_path / name
-    save_artifact(
-        folder,
-        setup.model,
-        setup.tokenizer,
-        setup.codes,
-        dataset,
-        "test",
-        np.argsort(-counts, kind="stable"),
-        base_lm="tiny",
-        prompt=PromptConfig(max_history=5),
-        metrics={"valid_ndcg@10": 0.1},
-    )
-    return folder, dataset
+    dataset = tiny_dataset(setup.codes.n_items, n_users=12)
+    save_setup(tmp_path / name, setup, dataset, metrics={"valid_ndcg@10": 0.1})
+    return tmp_path / name, dataset
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +75,7 @@ def test_codes_must_cover_the_catalogue(tmp_path: Path, setup: TinySetup) -> Non
             setup.model,
             setup.tokenizer,
             setup.codes,
-            _dataset(50),
+            tiny_dataset(50, 12),
             "test",
             [0],
             base_lm="tiny",

@@ -8,7 +8,7 @@ import numpy as np
 
 from model.artifact import ArtifactMeta, PromptConfig, save_artifact
 from model.data.records import InteractionDataset, Item
-from tests.conftest import make_tiny_setup
+from tests.conftest import TinySetup, make_tiny_setup
 
 
 def tiny_dataset(n_items: int, n_users: int, seed: int = 0) -> InteractionDataset:
@@ -19,10 +19,11 @@ def tiny_dataset(n_items: int, n_users: int, seed: int = 0) -> InteractionDatase
     return InteractionDataset("toy", items, [str(u) for u in range(n_users)], seqs)
 
 
-def save_tiny_artifact(folder: Path, n_items: int = 120, n_users: int = 40, seed: int = 3) -> ArtifactMeta:
-    setup = make_tiny_setup(n_items=n_items, level_sizes=(6, 6, 6), seed=seed)
-    dataset = tiny_dataset(n_items, n_users, seed)
-    counts = np.bincount([i for s in dataset.sequences for i in s], minlength=n_items)
+def save_setup(
+    folder: Path, setup: TinySetup, dataset: InteractionDataset, metrics: dict[str, float] | None = None
+) -> ArtifactMeta:
+    """Save a tiny setup's model and codes with `dataset` as an artifact (popularity from the dataset)."""
+    counts = np.bincount([i for s in dataset.sequences for i in s], minlength=dataset.n_items)
     return save_artifact(
         folder,
         setup.model,
@@ -33,4 +34,10 @@ def save_tiny_artifact(folder: Path, n_items: int = 120, n_users: int = 40, seed
         np.argsort(-counts, kind="stable"),
         base_lm="tiny",
         prompt=PromptConfig(max_history=5),
+        metrics=metrics,
     )
+
+
+def save_tiny_artifact(folder: Path, n_items: int = 120, n_users: int = 40, seed: int = 3) -> ArtifactMeta:
+    setup = make_tiny_setup(n_items=n_items, level_sizes=(6, 6, 6), seed=seed)
+    return save_setup(folder, setup, tiny_dataset(n_items, n_users, seed))
