@@ -118,6 +118,10 @@ class VLLMEngine:
             out[i][start : start + len(wanted)] = [got[t] for t in wanted]
         return out
 
+    def close(self) -> None:
+        """Stop the engine's processes now (they also stop when this process exits)."""
+        self.llm.llm_engine.engine_core.shutdown()
+
     def check_trie(self, trie: CodeTrie) -> None:
         """UserError when the trie uses token ids outside the engine's vocabulary."""
         top = max(int(t.max()) for t in trie.level_token_ids)
