@@ -43,7 +43,7 @@ def engine(setup: TinySetup, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     folder = tmp_path_factory.mktemp("tiny-qwen2")
     setup.model.save_pretrained(folder)
     setup.tokenizer.save_pretrained(folder)
-    eng = VLLMEngine(VLLMEngineConfig(model_dir=folder, max_model_len=512, cpu_threads_bind="0-1"))
+    eng = VLLMEngine(VLLMEngineConfig(model_dir=folder, max_model_len=512, cpu_threads_bind="0-1", in_process=True))
     yield eng
     eng.close()
 

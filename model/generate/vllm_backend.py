@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import torch._dynamo
 from vllm import LLM, SamplingParams
 from vllm.sampling_params import MAX_LOGPROB_TOKEN_IDS
 
@@ -49,6 +50,9 @@ class VLLMEngineConfig:
     cpu_threads_bind: str | None = None  # VLLM_CPU_OMP_THREADS_BIND, e.g. "0-1"; None keeps vLLM's default ("auto")
     torch_compile: bool = False  # False: eager model and TORCHDYNAMO_DISABLE=1 in vLLM's processes (CPU start-up
     # and first call in seconds instead of minutes); True: vLLM's default compiled graphs (faster steps on big models)
+    in_process: bool = False  # run vLLM's engine core and worker in THIS process (VLLM_ENABLE_V1_MULTIPROCESSING=0):
+    # no spawned processes to import vllm again (start-up ~13 s instead of ~75 s here), but vLLM then binds this
+    # process's OpenMP threads and seeds its global RNG; for tests and single-purpose jobs
     seed: int = 0
     max_num_seqs: int = 256  # requests per engine step
 
@@ -68,6 +72,8 @@ class VLLMEngine:
         env: dict[str, str | None] = {"VLLM_CPU_OMP_THREADS_BIND": config.cpu_threads_bind}
         if not config.torch_compile:
             env["TORCHDYNAMO_DISABLE"] = "1"
+        if config.in_process:
+            env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         log.info("vllm_engine_start", model_dir=str(model_dir), dtype=config.dtype, max_model_len=config.max_model_len)
         with _environ(env):  # read by the engine and worker processes vLLM spawns here
             self.llm = LLM(
@@ -108,7 +114,10 @@ class VLLMEngine:
         out = [np.empty(req.candidates.size, dtype=np.float64) for req in requests]
         if not prompts:
             return out
-        results = self.llm.generate(prompts, params, use_tqdm=False)
+        # vLLM's sampler torch.compiles its rank count on first use (~45 s here); without torch_compile it runs eager
+        # (TORCHDYNAMO_DISABLE covers spawned processes, this patch an in-process engine)
+        with torch._dynamo.config.patch(disable=not self.config.torch_compile):
+            results = self.llm.generate(prompts, params, use_tqdm=False)
         for (i, start), sp, res in zip(pieces, params, results, strict=True):
             lp = res.outputs[0].logprobs
             if lp is None:
