@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,7 +56,7 @@ def test_invalid_codes_are_rejected(arr: object, sizes: tuple[int, ...], message
         ItemCodes(np.asarray(arr), sizes)
 
 
-def test_save_load_round_trip(tmp_path) -> None:
+def test_save_load_round_trip(tmp_path: Path) -> None:
     codes = random_item_codes(500, (16, 16, 16), seed=3)
     codes.save(tmp_path)
     loaded = ItemCodes.load(tmp_path)
@@ -64,7 +65,7 @@ def test_save_load_round_trip(tmp_path) -> None:
     assert json.loads((tmp_path / "item_codes.json").read_text())["n_items"] == 500
 
 
-def test_load_detects_tampering_and_missing_files(tmp_path) -> None:
+def test_load_detects_tampering_and_missing_files(tmp_path: Path) -> None:
     codes = random_item_codes(50, (8, 8), seed=1)
     codes.save(tmp_path)
     arr = np.load(tmp_path / "item_codes.npy")

@@ -113,3 +113,27 @@ def test_random_catalogues_match_set_semantics(sizes: tuple[int, ...], data: st.
     probe = data.draw(st.sampled_from(space))
     path = tuple(vocab.ids_of(probe))
     assert trie.item_at(path) == paths.get(path)
+
+
+def test_torch_tables_advance_and_mask_rows() -> None:
+    import torch
+
+    from model.generate.beam import TrieTables
+
+    sizes = (4, 4, 4)
+    codes = random_item_codes(25, sizes, seed=4)
+    vocab = _vocab(sizes)
+    trie = CodeTrie.build(codes, vocab)
+    tables = TrieTables(trie)
+    vocab_size = 200
+    for item in range(codes.n_items):
+        path = trie.path_of(item)
+        node = torch.tensor([0])
+        for level, token in enumerate(path):
+            rows = tables.mask_rows(level, node, vocab_size)
+            assert torch.nonzero(rows[0]).flatten().tolist() == sorted(trie.allowed(path[:level]).tolist())
+            node = tables.advance(level, node, torch.tensor([token]))
+        assert node.item() == item
+    wrong_level = int(vocab.token_ids[1][0])
+    assert tables.advance(0, torch.tensor([0]), torch.tensor([wrong_level])).item() == -1
+    assert tables.advance(0, torch.tensor([0]), torch.tensor([10_000])).item() == -1

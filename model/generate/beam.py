@@ -25,6 +25,29 @@ class TrieTables:
         self.n_levels = trie.n_levels
         self.token_ids = [torch.tensor(np.asarray(t), device=device) for t in trie.level_token_ids]
         self.children = [torch.tensor(np.asarray(c, dtype=np.int64), device=device) for c in trie.children]
+        top = max(int(t.max()) for t in trie.level_token_ids) + 1
+        self.code_of = []  # [l][token id] = code of that token at level l, or -1
+        for ids in self.token_ids:
+            table = torch.full((top,), -1, dtype=torch.long, device=device)
+            table[ids] = torch.arange(ids.numel(), device=device)
+            self.code_of.append(table)
+
+    def advance(self, level: int, nodes: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Next nodes (item indices after the last level) for each (node, token) pair; -1 where not a trie edge.
+
+        For step-wise engines that feed back one sampled token per request (e.g. a logits processor's state)."""
+        codes = self.code_of[level][tokens.clamp(0, self.code_of[level].numel() - 1)]
+        ok = (codes >= 0) & (tokens < self.code_of[level].numel())
+        nxt = self.children[level][nodes, codes.clamp_min(0)]
+        return torch.where(ok, nxt, torch.full_like(nxt, -1))
+
+    def mask_rows(self, level: int, nodes: torch.Tensor, vocab_size: int) -> torch.Tensor:
+        """(len(nodes), vocab_size) bool: True where a token may follow each node; one scatter, no Python loop.
+
+        A logits processor applies it as one masked write: `logits.masked_fill_(~rows, -inf)`."""
+        rows = torch.zeros((nodes.numel(), vocab_size), dtype=torch.bool, device=nodes.device)
+        rows[:, self.token_ids[level]] = self.children[level][nodes.reshape(-1)] >= 0
+        return rows
 
 
 class Beams(NamedTuple):
