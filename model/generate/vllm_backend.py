@@ -21,12 +21,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 import torch._dynamo
 from vllm import LLM, SamplingParams
+from vllm.logprobs import FlatLogprobs
 from vllm.sampling_params import MAX_LOGPROB_TOKEN_IDS
 
 from model.codes.trie import CodeTrie
@@ -37,14 +38,15 @@ from model.logs import get_logger
 
 log = get_logger(__name__)
 
-DTYPES = ("float32", "bfloat16", "float16", "auto")
+DType = Literal["float32", "bfloat16", "float16", "auto"]
+DTYPES: tuple[DType, ...] = get_args(DType)
 GIB = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
 class VLLMEngineConfig:
     model_dir: Path  # local HF folder (config.json + safetensors); its tokenizer is not needed (prompts are ids)
-    dtype: str = "float32"  # weights/activations; scores are always read as float32 log-probs
+    dtype: DType = "float32"  # weights/activations; scores are always read as float32 log-probs
     max_model_len: int = 2048  # longest prompt + code tokens the engine accepts
     kv_cache_gib: float = 1.0  # KV cache size (vLLM's kv_cache_memory_bytes; a set VLLM_CPU_KVCACHE_SPACE wins on CPU)
     cpu_threads_bind: str | None = None  # VLLM_CPU_OMP_THREADS_BIND, e.g. "0-1"; None keeps vLLM's default ("auto")
@@ -122,7 +124,10 @@ class VLLMEngine:
             lp = res.outputs[0].logprobs
             if lp is None:
                 raise RuntimeError("vLLM returned no logprobs for a request that asked for logprob_token_ids")
-            got = dict(zip(lp.token_ids, lp.logprobs, strict=True))  # FlatLogprobs of the one generated position
+            if isinstance(lp, FlatLogprobs):  # the one generated position, flattened
+                got = dict(zip(lp.token_ids, lp.logprobs, strict=True))
+            else:
+                got = {t: x.logprob for t, x in lp[0].items()}
             wanted = sp.logprob_token_ids or []
             out[i][start : start + len(wanted)] = [got[t] for t in wanted]
         return out
