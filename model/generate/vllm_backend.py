@@ -4,11 +4,14 @@ Contract: `VLLMEngine(VLLMEngineConfig(model_dir=...))` starts the engine once (
 processes, so scripts that build one must guard `if __name__ == "__main__":`) and is then reused by any number of
 generators and calls. `VLLMEngine.score(requests)` answers `ScoreRequest`s (token ids + candidate next-token ids) with
 the candidates' FULL-vocabulary log-probabilities: one vLLM request per beam with `max_tokens=1` and
-`SamplingParams.logprob_token_ids` (vLLM >= 0.2x; at most 128 ids per request, so a larger candidate set is split into
-several requests over the same prefix), read in `raw_logprobs` mode, i.e. the model's log-softmax before any
-processing. Prefix caching is on, so a beam's prompt blocks are computed once and shared by its siblings and later
-steps. `VLLMGenerator(engine_or_model_dir, trie, beam_width)` implements `Generator.top_k` with `stepwise_top_k`; its
-results equal the transformers backend's up to float rounding.
+`SamplingParams.logprob_token_ids` (present in vllm 0.32; at most 128 ids per request, so a larger candidate set is
+split into several requests over the same prefix), read in `raw_logprobs` mode, i.e. the model's log-softmax before
+any processing. Prefix caching is on, so a prefix's full KV blocks are computed once and shared by its beams and later
+steps; prompts are NOT padded to the block size (a token prompt takes no attention mask, so padding would change what
+the model reads and the scores would no longer equal the other backends'): each request recomputes at most one
+partial block. Block-aligned prompts, if wanted, are the prompt builder's business.
+`VLLMGenerator(engine_or_model_dir, trie, beam_width)` implements `Generator.top_k` with `stepwise_top_k`; its results
+equal the transformers backend's up to float rounding.
 Why not vLLM's own constraint tools: structured outputs (choice / regex / grammar) constrain strings, not token paths,
 and return wrong items for this job; `LLM.beam_search` cannot carry per-request trie state; a logits processor would
 renormalise (processed logprobs) or need a second pass for the score. It knows nothing about users, prompts or Redis.
@@ -85,6 +88,7 @@ class VLLMEngine:
                 max_model_len=config.max_model_len,
                 kv_cache_memory_bytes=int(config.kv_cache_gib * GIB),
                 enable_prefix_caching=True,
+                logprobs_mode="raw_logprobs",  # log-softmax of the model's logits, before any logits processing
                 enforce_eager=not config.torch_compile,
                 seed=config.seed,
                 max_num_seqs=config.max_num_seqs,
@@ -110,6 +114,7 @@ class VLLMEngine:
                         logprob_token_ids=ids[start : start + MAX_LOGPROB_TOKEN_IDS],
                         flat_logprobs=True,
                         detokenize=False,
+                        skip_clone=True,  # vLLM deep-copies params per request otherwise (~0.4 ms each)
                     )
                 )
                 pieces.append((i, start))
