@@ -5,9 +5,11 @@ speed-up over the LC-Rec way (by wall time, best of --reps, and by process CPU t
 disturbs less), and single-user latency p50/p95; prints a table and writes JSON.
 The catalogue is random unique codes (default 4,344 items = Amazon Scientific, 4 levels x 256) unless --codes points
 at a saved ItemCodes directory. The model is a tiny random Qwen2 unless --model gives a local HF model directory.
+On a small shared CPU pass --threads 1: with several intra-op threads every small op waits for busy cores, which
+swamps the measurement (measured here: 2 threads on a loaded 2-core machine ran our backend up to 7x slower).
 Backends are entries in BACKENDS; a vLLM backend plugs in as `vllm` once `model/generate/vllm_backend.py` exists.
 
-    python benchmarks/bench_generate.py --out runs/bench_generate.json
+    python benchmarks/bench_generate.py --threads 1 --out runs/bench_generate.json
     python benchmarks/bench_generate.py --model /path/to/SmolLM2-135M --backends lcrec,ours-fp32,ours-bf16,vllm
 """
 
