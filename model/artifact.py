@@ -84,15 +84,23 @@ class ModelArtifact:
     def version(self) -> str:
         return self.meta.version
 
+    @property
+    def lm_dir(self) -> Path:
+        """The LM folder (transformers `save_pretrained` layout), e.g. for the vLLM backend to load itself."""
+        return self.path / LM_DIR
+
+    def load_tokenizer(self) -> tuple[PreTrainedTokenizerBase, CodeVocab]:
+        """The tokenizer and where the code tokens sit in its vocabulary."""
+        tokenizer = AutoTokenizer.from_pretrained(self.lm_dir, local_files_only=True)
+        return tokenizer, CodeVocab.from_tokenizer(tokenizer, self.codes.level_sizes)
+
     def load_lm(self, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase, CodeVocab]:
         """The LM (eval mode), its tokenizer, and where the code tokens sit in its vocabulary."""
         torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(dtype)
         if torch_dtype is None:
             raise UserError(f"dtype must be 'float32' or 'bfloat16'; got {dtype!r}")
-        lm_dir = self.path / LM_DIR
-        tokenizer = AutoTokenizer.from_pretrained(lm_dir, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(lm_dir, local_files_only=True, dtype=torch_dtype)
-        vocab = CodeVocab.from_tokenizer(tokenizer, self.codes.level_sizes)
+        tokenizer, vocab = self.load_tokenizer()
+        model = AutoModelForCausalLM.from_pretrained(self.lm_dir, local_files_only=True, dtype=torch_dtype)
         return model.eval(), tokenizer, vocab
 
 

