@@ -41,3 +41,11 @@ def test_unsafe_versions_refused(version: str) -> None:
 def test_bad_prefix_refused() -> None:
     with pytest.raises(ValueError, match="prefix"):
         KeySchema("rec:{x}")
+
+
+def test_recs_many_equals_recs_and_checks_every_user() -> None:
+    keys = KeySchema()
+    users = ["1", "42", "A2SUAM1J3GNN3B"]
+    assert keys.recs_many("v1", users) == [keys.recs("v1", u) for u in users]
+    with pytest.raises(ValueError, match="user id"):
+        keys.recs_many("v1", ["1", "bad id"])

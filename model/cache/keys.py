@@ -21,6 +21,7 @@ This module knows nothing about what the values contain.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
@@ -71,6 +72,11 @@ class KeySchema:
     # per-user keys (one slot per user) -----------------------------------------------------------------------
     def recs(self, version: str, user: str) -> str:
         return f"{self.prefix}:l:{check_version(version)}:{{u:{check_user_id(user)}}}"
+
+    def recs_many(self, version: str, users: Iterable[str]) -> list[str]:
+        """`recs(version, u)` for many users at once (the version is checked once): the refresh job's hot path."""
+        head = f"{self.prefix}:l:{check_version(version)}:{{u:"
+        return [f"{head}{check_user_id(u)}}}" for u in users]
 
     def recs_pattern(self, version: str) -> str:
         """SCAN MATCH pattern for every user list of one version (for removing an old version)."""

@@ -79,34 +79,37 @@ class BufferedWriter:
         self.written = 0
 
     def add(self, user: str, value: bytes) -> None:
-        self._buffer.append((self._keys.recs(self._version, user), value))
+        self.add_many([(user, value)])
+
+    def add_many(self, pairs: Iterable[tuple[str, bytes]]) -> None:
+        items = list(pairs)
+        keys = self._keys.recs_many(self._version, [user for user, _ in items])
+        self._buffer.extend(zip(keys, (value for _, value in items), strict=True))
         if len(self._buffer) >= self._batch_size:
             self.flush()
 
-    def add_many(self, pairs: Iterable[tuple[str, bytes]]) -> None:
-        for user, value in pairs:
-            self.add(user, value)
-
     def flush(self) -> None:
-        if not self._buffer:
-            return
-        if isinstance(self._client, redis.Redis):
-            self._flush_packed(self._client)
-        else:
-            pipe = self._client.pipeline(transaction=False)
-            for key, value in self._buffer:
-                pipe.execute_command("SET", key, value)
-            pipe.execute()
-        self.written += len(self._buffer)
+        """Write everything buffered, `batch_size` SETs per round trip."""
+        for lo in range(0, len(self._buffer), self._batch_size):
+            chunk = self._buffer[lo : lo + self._batch_size]
+            if isinstance(self._client, redis.Redis):
+                self._send_packed(self._client, chunk)
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for key, value in chunk:
+                    pipe.execute_command("SET", key, value)
+                pipe.execute()
+            self.written += len(chunk)
         self._buffer.clear()
 
-    def _flush_packed(self, client: redis.Redis) -> None:
-        payload = b"".join(_resp_set(key.encode(), value) for key, value in self._buffer)
+    @staticmethod
+    def _send_packed(client: redis.Redis, chunk: list[tuple[str, bytes]]) -> None:
+        payload = b"".join(_resp_set(key.encode(), value) for key, value in chunk)
         pool = client.connection_pool
         conn = pool.get_connection()
         try:
             conn.send_packed_command([payload])
-            for _ in self._buffer:
+            for _ in chunk:
                 conn.read_response()
         except BaseException:
             conn.disconnect()  # replies may be left unread: never hand this connection to anyone else
