@@ -1,0 +1,112 @@
+"""The product's routes: GET recommendations (the hot path) and POST feedback events.
+
+Contract: routes validate what FastAPI cannot (user id format, raw item ids) and raise `ApiError`s naming the field
+and value; the recommend route hands the rest to `RecommendPath` and returns its `Answer` as pre-assembled JSON bytes
+with an `x-genrec-source` header (read by the metrics middleware). The OpenAPI document still describes the body
+(`Recommendations`). They know nothing about Redis keys or the model.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import Field
+
+from service.answer import render
+from service.catalogue import Catalogue
+from service.deps import GeneratorDep, ServicesDep
+from service.errors import ApiError
+from service.metrics import SOURCE_HEADER
+from service.recommend import UnknownUserError
+from service.schemas import ErrorBody, EventIn, EventsAccepted, Recommendations
+
+router = APIRouter()
+_INT_ID = re.compile(r"[0-9]{1,20}")
+_TOKEN_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "Unknown user or item"},
+    422: {"model": ErrorBody, "description": "A parameter is invalid; the body names it and its value"},
+}
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+
+def check_user_id(user_id: str, fmt: str) -> str:
+    if fmt == "int":
+        if not _INT_ID.fullmatch(user_id):
+            raise ApiError(422, "user_id", user_id, f"user_id must be a non-negative integer (got {user_id!r})")
+    elif not _TOKEN_ID.fullmatch(user_id):
+        raise ApiError(
+            422, "user_id", user_id, f"user_id must be 1-128 of letters, digits, _ . : @ - (got {user_id!r})"
+        )
+    return user_id
+
+
+def _item_indices(raw_ids: list[str], catalogue: Catalogue, field: str) -> frozenset[int]:
+    out = set()
+    for raw in raw_ids:
+        for part in raw.split(","):
+            index = catalogue.item_index.get(part)
+            if index is None:
+                raise ApiError(422, field, part, f"{field}: item id {part!r} is not in the catalogue", ["query", field])
+            out.add(index)
+    return frozenset(out)
+
+
+@router.get(
+    "/users/{user_id}/recommendations",
+    response_class=JSONBytes,
+    responses={200: {"model": Recommendations, "description": "The user's page of recommendations"}, **_ERRORS},
+    summary="A user's top-k recommendations (cache, then live generation, then popularity)",
+)
+async def recommendations(
+    user_id: str,
+    services: ServicesDep,
+    generator: GeneratorDep,
+    k: Annotated[int, Query(ge=1, le=100, description="How many items")] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="Skip this many of the user's list")] = 0,
+    exclude: Annotated[list[str] | None, Query(max_length=200, description="Raw item ids not to show")] = None,
+) -> Response:
+    user = check_user_id(user_id, services.settings.user_id_format)
+    hidden = _item_indices(exclude, services.catalogue, "exclude") if exclude else frozenset()
+    try:
+        answer = await services.path.answer(user, k, offset, hidden, generator)
+    except UnknownUserError as exc:
+        raise ApiError(404, "user_id", user_id, str(exc), ["path", "user_id"]) from None
+    return JSONBytes(render(answer, services.catalogue), headers={SOURCE_HEADER.decode(): answer.source})
+
+
+EventsBody = EventIn | Annotated[list[EventIn], Field(min_length=1, max_length=1000)]
+
+
+@router.post(
+    "/users/{user_id}/events",
+    status_code=202,
+    response_model=EventsAccepted,
+    responses={413: {"model": ErrorBody, "description": "Body too large"}, **_ERRORS},
+    summary="Record what the user consumed (one event or a list, oldest first)",
+)
+async def post_events(user_id: str, services: ServicesDep, body: Annotated[EventsBody, Body()]) -> EventsAccepted:
+    user = check_user_id(user_id, services.settings.user_id_format)
+    events = body if isinstance(body, list) else [body]
+    cap = services.settings.max_events_per_post
+    if len(events) > cap:
+        raise ApiError(413, "body", len(events), f"at most {cap} events per request (got {len(events)})", ["body"])
+    now = int(time.time())
+    items, stamps = [], []
+    for i, event in enumerate(events):
+        raw = str(event.item)
+        index = services.catalogue.item_index.get(raw)
+        if index is None:
+            loc: list[str | int] = ["body", i, "item"] if isinstance(body, list) else ["body", "item"]
+            raise ApiError(404, "item", raw, f"item id {raw!r} is not in the catalogue", loc)
+        items.append(index)
+        stamps.append(event.ts if event.ts is not None else now)
+    await anyio.to_thread.run_sync(services.history.record, user, items, stamps)
+    return EventsAccepted(user_id=user, recorded=len(items))
