@@ -11,7 +11,6 @@ Redis being down at start-up does not stop the app (readiness says so). `uvicorn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,7 +67,9 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
     )
     reader = HotReader(settings.redis_url, keys, timeout)
-    version = ActiveVersion(client, keys, settings.version_refresh_s)
+    version = ActiveVersion(
+        client, keys, settings.version_refresh_s, on_error=metrics.redis_errors.labels("version").inc
+    )
     try:
         await version.refresh()
     except (redis.RedisError, OSError) as exc:
@@ -118,13 +119,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await open_services(settings, metrics)
         app.state.services = services
-        poller = asyncio.create_task(services.version.run())
+        stop = asyncio.Event()
+        poller = asyncio.create_task(services.version.run(stop))
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            stop.set()
+            try:
+                await asyncio.wait_for(poller, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("active version poller did not stop in time")
             await close_services(services)
 
     app = FastAPI(

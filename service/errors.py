@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from model.logs import get_logger
 
@@ -27,16 +28,20 @@ class ApiError(Exception):
         self.problem = {"field": field, "value": value, "message": message, "loc": loc or [field]}
 
 
+def json_response(content: Any, status: int) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+
+
 def _json_safe(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | type(None) | list | dict) else repr(value)
 
 
-async def _api_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return ORJSONResponse({"detail": [exc.problem]}, status_code=exc.status)
+    return json_response({"detail": [exc.problem]}, exc.status)
 
 
-async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for err in exc.errors():
@@ -47,16 +52,16 @@ async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
         problems.append(
             {"field": field, "value": value, "message": f"{field}: {err.get('msg')} (got {value!r})", "loc": loc}
         )
-    return ORJSONResponse({"detail": problems}, status_code=422)
+    return json_response({"detail": problems}, 422)
 
 
-async def _redis_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _redis_error(request: Request, exc: Exception) -> Response:
     log.warning("redis unavailable", path=request.url.path, error=repr(exc))
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.redis_errors.labels("request").inc()
     problem = {"field": "redis", "value": None, "message": f"the cache is unavailable: {exc}", "loc": ["redis"]}
-    return ORJSONResponse({"detail": [problem]}, status_code=503)
+    return json_response({"detail": [problem]}, 503)
 
 
 def install(app: FastAPI) -> None:

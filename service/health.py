@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import redis
 from fastapi import APIRouter, Response
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.deps import ServicesDep
+from service.errors import json_response
 from service.schemas import Readiness
 
 router = APIRouter()
@@ -25,7 +25,7 @@ async def healthz() -> dict[str, bool]:
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Readiness")
-async def readyz(services: ServicesDep) -> ORJSONResponse:
+async def readyz(services: ServicesDep) -> Response:
     reasons = []
     version = None
     try:
@@ -42,7 +42,7 @@ async def readyz(services: ServicesDep) -> ORJSONResponse:
     body = Readiness(
         ready=not reasons, reasons=reasons, active_version=version, model_version=services.catalogue.model_version
     )
-    return ORJSONResponse(body.model_dump(), status_code=200 if not reasons else 503)
+    return json_response(body.model_dump(), 200 if not reasons else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +93,11 @@ class VersionState:
 
 
 class ActiveVersion:
-    def __init__(self, client: aioredis.Redis, keys: KeySchema, refresh_s: float) -> None:
+    def __init__(
+        self, client: aioredis.Redis, keys: KeySchema, refresh_s: float, on_error: Callable[[], None] | None = None
+    ) -> None:
         self.client = client
+        self.on_error = on_error
         self.keys = keys
         self.refresh_s = refresh_s
         self.state = VersionState()
@@ -112,11 +116,16 @@ class ActiveVersion:
             log.info("active cache version", version=version, model_version=model_version)
         return self.state
 
-    async def run(self) -> None:
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Re-read the version every `refresh_s` until `stop` is set. Stopped by an event, not by cancellation:
+        redis-py can absorb a CancelledError delivered inside a command, which would leave the loop running."""
+        while not stop.is_set():
             try:
                 await self.refresh()
             except (redis.RedisError, OSError) as exc:
                 self.errors += 1
+                if self.on_error is not None:
+                    self.on_error()
                 log.warning("active version read failed", error=str(exc))
-            await asyncio.sleep(self.refresh_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.refresh_s)
