@@ -70,9 +70,9 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import prepare
+    from offline.commands import prepare, serve
 
-    commands = {"prepare": prepare.prepare}
+    commands: dict[str, Any] = {"prepare": prepare.prepare, "serve": serve.serve}
     present = {c.name for c in app.registered_commands}
     for name, function in commands.items():
         if name not in present:
