@@ -50,9 +50,9 @@ def render(answer: Answer, catalogue: Catalogue) -> bytes:
     else:
         scores = orjson.dumps(list(answer.scores))[1:-1].split(b",")
     fragments = catalogue.fragments
-    rank = answer.offset
-    parts = []
-    for item, score in zip(answer.items, scores, strict=True):
-        rank += 1
-        parts.append(b'%b%b,"rank":%d}' % (fragments[item], score, rank))
-    return head[:-1] + b',"items":[' + b",".join(parts) + b"]}"
+    first = answer.offset + 1
+    parts = [
+        b'%b%b,"rank":%d}' % (fragments[item], score, rank)
+        for rank, item, score in zip(range(first, first + len(scores)), answer.items, scores, strict=True)
+    ]
+    return b'%b,"items":[%b]}' % (head[:-1], b",".join(parts))

@@ -39,7 +39,9 @@ def _resp(*parts: bytes) -> bytes:
 
 class HotReader:
     def __init__(self, url: str, keys: KeySchema, timeout_s: float, max_idle: int = 256) -> None:
-        self._pool = aioredis.ConnectionPool.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        # no per-read socket timeout: one deadline covers the whole round trip (one timer instead of one per reply)
+        self._pool = aioredis.ConnectionPool.from_url(url, socket_timeout=None, socket_connect_timeout=timeout_s)
+        self._timeout_s = timeout_s
         self._keys = keys
         self._idle: list[AbstractConnection] = []
         self._max_idle = max_idle
@@ -61,8 +63,13 @@ class HotReader:
     async def _roundtrip(self, payload: bytes, replies: int) -> list[Any]:
         conn = self._idle.pop() if self._idle else await self._connect()
         try:
-            await conn.send_packed_command(payload, check_health=False)
-            out = [await conn.read_response() for _ in range(replies)]
+            async with asyncio.timeout(self._timeout_s):
+                await conn.send_packed_command(payload, check_health=False)
+                out = [await conn.read_response() for _ in range(replies)]
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+            raise redis.TimeoutError(f"redis round trip took over {self._timeout_s:.3f}s") from None
         except BaseException:
             with contextlib.suppress(Exception):
                 await conn.disconnect()

@@ -13,16 +13,18 @@ import time
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import Field
 
 from service.answer import render
 from service.catalogue import Catalogue
-from service.deps import GeneratorDep, ServicesDep
+from service.deps import ServicesDep, get_generator, get_services, resolve
 from service.errors import ApiError
+from service.live import ItemGenerator
 from service.metrics import SOURCE_HEADER
 from service.recommend import UnknownUserError
 from service.schemas import ErrorBody, EventIn, EventsAccepted, Recommendations
+from service.state import Services
 
 router = APIRouter()
 _INT_ID = re.compile(r"[0-9]{1,20}")
@@ -59,21 +61,62 @@ def _item_indices(raw_ids: list[str], catalogue: Catalogue, field: str) -> froze
     return frozenset(out)
 
 
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(422, name, raw, f"{name} must be an integer (got {raw!r})", ["query", name]) from None
+    if not low <= value <= high:
+        raise ApiError(422, name, value, f"{name} must be in [{low}, {high}] (got {value})", ["query", name])
+    return value
+
+
+_QUERY_DOC = [
+    {
+        "name": "k",
+        "in": "query",
+        "required": False,
+        "description": "How many items (1..100)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+    },
+    {
+        "name": "offset",
+        "in": "query",
+        "required": False,
+        "description": "Skip this many of the user's list",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 10_000, "default": 0},
+    },
+    {
+        "name": "exclude",
+        "in": "query",
+        "required": False,
+        "description": "Raw item ids not to show (repeatable)",
+        "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 200},
+    },
+]
+
+
 @router.get(
     "/users/{user_id}/recommendations",
     response_class=JSONBytes,
     responses={200: {"model": Recommendations, "description": "The user's page of recommendations"}, **_ERRORS},
     summary="A user's top-k recommendations (cache, then live generation, then popularity)",
+    openapi_extra={"parameters": _QUERY_DOC},
 )
-async def recommendations(
-    user_id: str,
-    services: ServicesDep,
-    generator: GeneratorDep,
-    k: Annotated[int, Query(ge=1, le=100, description="How many items")] = 10,
-    offset: Annotated[int, Query(ge=0, le=10_000, description="Skip this many of the user's list")] = 0,
-    exclude: Annotated[list[str] | None, Query(max_length=200, description="Raw item ids not to show")] = None,
-) -> Response:
+async def recommendations(user_id: str, request: Request) -> Response:
+    # Query parameters are parsed here, not declared: FastAPI's parameter/dependency solver costs more per request
+    # than the rest of this path (see service.deps); they are documented in OpenAPI through openapi_extra.
+    services: Services = await resolve(request, get_services)
+    generator: ItemGenerator | None = await resolve(request, get_generator)
     user = check_user_id(user_id, services.settings.user_id_format)
+    k = _int_param(request, "k", 10, 1, 100)
+    offset = _int_param(request, "offset", 0, 0, 10_000)
+    exclude = request.query_params.getlist("exclude")
+    if len(exclude) > 200:
+        raise ApiError(422, "exclude", len(exclude), "at most 200 exclude values", ["query", "exclude"])
     hidden = _item_indices(exclude, services.catalogue, "exclude") if exclude else frozenset()
     try:
         answer = await services.path.answer(user, k, offset, hidden, generator)
