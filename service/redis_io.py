@@ -48,12 +48,13 @@ class HotReader:
 
     async def fetch(self, version: str | None, user: str) -> tuple[bytes | None, list[bytes]]:
         """(the user's cached list in `version` or None, their raw events newest first)."""
-        history = _resp(b"LRANGE", self._keys.history(user).encode(), b"0", b"-1")
+        hkey = self._keys.history(user).encode()
+        history = b"*4\r\n$6\r\nLRANGE\r\n$%d\r\n%b\r\n$1\r\n0\r\n$2\r\n-1\r\n" % (len(hkey), hkey)
         if version is None:
             (events,) = await self._roundtrip(history, 1)
             return None, events
-        payload = _resp(b"GET", self._keys.recs(version, user).encode()) + history
-        blob, events = await self._roundtrip(payload, 2)
+        lkey = self._keys.recs(version, user).encode()
+        blob, events = await self._roundtrip(b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n%b" % (len(lkey), lkey, history), 2)
         return blob, events
 
     async def ping(self) -> bool:
