@@ -145,6 +145,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     errors.install(app)
     app.include_router(routes.router)
+    if settings.plain_route:
+        app.router.routes.insert(0, routes.fast_route)  # matched before the documented APIRoute of the same path
     app.include_router(health.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

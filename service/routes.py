@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 import anyio
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import Field
+from starlette.routing import Route
 
 from service.answer import render
 from service.catalogue import Catalogue
@@ -126,6 +127,22 @@ _QUERY_DOC = [
     openapi_extra={"parameters": _QUERY_DOC},
 )
 async def recommendations(user_id: str, request: Request) -> Response:
+    """The documented route; with `plain_route` (the default) `fast_route` answers the same path first."""
+    return await serve_recommendations(request, user_id)
+
+
+async def _fast_endpoint(request: Request) -> Response:
+    request.scope["route"] = fast_route  # FastAPI's router records only its own routes; the metrics label needs it
+    return await serve_recommendations(request, request.path_params["user_id"])
+
+
+# The same endpoint as a plain Starlette route: FastAPI's per-request handling (dependency solving, exit stacks,
+# parameter validation) measured ~95 µs CPU here against ~25 µs for a Starlette route, more than the rest of the
+# cached path. Errors still go through the app's exception handlers; the APIRoute above documents it.
+fast_route = Route("/users/{user_id}/recommendations", _fast_endpoint, methods=["GET"], include_in_schema=False)
+
+
+async def serve_recommendations(request: Request, user_id: str) -> Response:
     # Query parameters are parsed here, not declared: FastAPI's parameter/dependency solver costs more per request
     # than the rest of this path (see service.deps); they are documented in OpenAPI through openapi_extra.
     services: Services = await resolve(request, get_services)

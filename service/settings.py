@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     max_events_per_post: int = Field(default=100, ge=1, le=10_000)
     max_body_bytes: int = Field(default=16_384, ge=256, le=1 << 20, description="POST body size cap.")
     max_events_kept: int = Field(default=200, ge=1, le=100_000, description="Events kept per user in Redis.")
+    plain_route: bool = Field(
+        default=True, description="Answer GET recommendations through a plain Starlette route (same code, less work)."
+    )
     verify_artifact: bool = Field(default=True, description="Re-hash the artifact files at start-up.")
 
     @field_validator("artifact")

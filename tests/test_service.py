@@ -97,6 +97,22 @@ async def test_cache_hit_serves_the_cached_list(artifact_dir: Path, redis_client
         assert metric_value(text, "genrec_requests_total", route=route, status="200", source="cache") == 4.0
 
 
+async def test_the_documented_route_answers_like_the_plain_one(
+    artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema
+) -> None:
+    fill_cache(redis_client, keys, model_version="mv-cache")
+    bodies = []
+    for plain in (True, False):
+        async with running(settings_for(artifact_dir, keys, plain_route=plain, live_enabled=False)) as (_, client):
+            ok = await client.get("/users/2/recommendations", params={"k": 4, "offset": 1})
+            bad = await client.get("/users/2/recommendations", params={"k": 0})
+            bodies.append((ok.status_code, ok.content, bad.status_code, bad.json()))
+            text = (await client.get("/metrics")).text
+            route = "/users/{user_id}/recommendations"
+            assert metric_value(text, "genrec_requests_total", route=route, status="200", source="cache") == 1.0
+    assert bodies[0] == bodies[1] and bodies[0][0] == 200 and bodies[0][2] == 422
+
+
 async def test_miss_goes_live_and_is_written_back(
     artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema
 ) -> None:
