@@ -77,7 +77,7 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import demo, evaluate, prepare, refresh, train_sasrec, train_tokenizer
+    from offline.commands import demo, evaluate, prepare, refresh, serve, train_sasrec, train_tokenizer
 
     commands: dict[str, Callable[..., Any]] = {
         "prepare": prepare.prepare,
@@ -85,6 +85,7 @@ def _register() -> None:
         "evaluate": evaluate.evaluate,
         "train-tokenizer": train_tokenizer.train_tokenizer,
         "refresh": refresh.refresh,
+        "serve": serve.serve,
         "demo": demo.demo,
     }
     present = {c.name for c in app.registered_commands}

@@ -1,0 +1,26 @@
+-- A mix: a share of requests for uncached users (default 5%), the rest for cached ones; 1% also post an event.
+--   wrk -t2 -c32 -d15s -s loadtest/mix.lua http://127.0.0.1:8000 -- users_cached.txt users_uncached.txt 0.05 items.txt
+package.path = "loadtest/?.lua;" .. package.path
+local common = require("common")
+local cached, uncached, share, items
+
+function init(args)
+  cached = common.read_ids(args[1])
+  uncached = common.read_ids(args[2])
+  share = tonumber(args[3] or "0.05")
+  if args[4] then items = common.read_ids(args[4]) end
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+end
+
+function request()
+  local r = math.random()
+  if items and r < 0.01 then
+    local user = cached[math.random(#cached)]
+    local body = '{"item":"' .. items[math.random(#items)] .. '"}'
+    return wrk.format("POST", "/users/" .. user .. "/events", {["Content-Type"] = "application/json"}, body)
+  end
+  local pool = (r < share) and uncached or cached
+  return wrk.format("GET", "/users/" .. pool[math.random(#pool)] .. "/recommendations?k=10")
+end
+
+done = common.done

@@ -1,0 +1,153 @@
+"""The FastAPI app factory and its lifespan.
+
+Contract: `create_app(settings=None)` validates settings (GENREC_* variables when none are given) and returns an app
+whose lifespan, per worker process: loads the model artifact and the catalogue (a bad artifact fails start-up with
+a message naming the folder), loads the LM for live generation (a failure is logged and reported by /readyz; the
+service then answers from the cache and popularity), opens the Redis clients, reads the active cache version and
+keeps re-reading it in the background; at shutdown it stops the poller and the live pool and closes the clients.
+Redis being down at start-up does not stop the app (readiness says so). `uvicorn --factory service.app:create_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from model.artifact import load_artifact
+from model.cache.history import HistoryStore
+from model.cache.keys import KeySchema
+from model.logs import get_logger
+from service import errors, health, routes
+from service.catalogue import Catalogue
+from service.limits import BodyLimitMiddleware
+from service.live import ItemGenerator, LiveRunner
+from service.metrics import Metrics, MetricsMiddleware, multiprocess_dir
+from service.recommend import RecommendPath
+from service.redis_io import ActiveVersion, HotReader
+from service.settings import ServiceSettings
+from service.state import Services
+
+log = get_logger(__name__)
+
+
+def _load_generator(settings: ServiceSettings, artifact: object) -> tuple[ItemGenerator | None, str | None]:
+    if not settings.live_enabled:
+        return None, "live generation is disabled (GENREC_LIVE_ENABLED=false)"
+    try:
+        import torch
+
+        from model.recommender import Recommender
+
+        if settings.live_threads:
+            torch.set_num_threads(settings.live_threads)
+        return Recommender(artifact, backend=settings.live_backend, dtype=settings.live_dtype), None  # type: ignore[arg-type]
+    except Exception as exc:  # the service still answers from the cache and popularity
+        log.exception("live generator failed to load", error=repr(exc))
+        return None, repr(exc)
+
+
+async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services:
+    keys = KeySchema(prefix=settings.cache_prefix)
+    artifact = await asyncio.to_thread(load_artifact, settings.artifact, settings.verify_artifact)
+    catalogue = Catalogue.from_artifact(artifact)
+    generator, generator_error = await asyncio.to_thread(_load_generator, settings, artifact)
+    timeout = settings.redis_timeout_ms / 1000
+    client = aioredis.Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+    )
+    sync_client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+    )
+    reader = HotReader(settings.redis_url, keys, timeout)
+    version = ActiveVersion(
+        client, keys, settings.version_refresh_s, on_error=metrics.redis_errors.labels("version").inc
+    )
+    try:
+        await version.refresh()
+    except (redis.RedisError, OSError) as exc:
+        metrics.redis_errors.labels("version").inc()
+        log.warning("redis unreachable at start-up; serving popularity until it answers", error=repr(exc))
+    live = LiveRunner(settings.live_concurrency, settings.live_queue, settings.live_deadline_ms / 1000, metrics)
+    path = RecommendPath(
+        catalogue, reader, client, keys, version, live, metrics, settings.live_k, settings.live_write_back
+    )
+    history = HistoryStore(sync_client, keys, max_events=settings.max_events_kept)
+    log.info(
+        "service ready", model_version=catalogue.model_version, items=catalogue.n_items, live=generator is not None
+    )
+    return Services(
+        settings,
+        keys,
+        catalogue,
+        metrics,
+        reader,
+        client,
+        sync_client,
+        history,
+        version,
+        live,
+        path,
+        generator,
+        generator_error,
+    )
+
+
+async def close_services(services: Services) -> None:
+    await services.live.close()
+    await services.reader.close()
+    await services.client.aclose()
+    services.sync_client.close()
+    if multiprocess_dir() is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()  # type: ignore[call-arg]  # artifact comes from GENREC_ARTIFACT
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await open_services(settings, metrics)
+        app.state.services = services
+        # Everything loaded so far (torch, transformers, the catalogue) lives as long as the process: move it out of
+        # the collector's reach, or each full collection walks millions of objects and stalls requests (p99).
+        gc.collect()
+        gc.freeze()
+        stop = asyncio.Event()
+        poller = asyncio.create_task(services.version.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(poller, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("active version poller did not stop in time")
+            await close_services(services)
+
+    app = FastAPI(
+        title="genrec",
+        summary="LLM generative recommender served from a Redis cache",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    errors.install(app)
+    app.include_router(routes.router)
+    if settings.plain_route:
+        app.router.routes.insert(0, routes.fast_route)  # matched before the documented APIRoute of the same path
+    app.include_router(health.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,139 @@
+"""The service's Redis access: the one-round-trip read of the hot path, write-back, and the active-version poller.
+
+Contract:
+- `HotReader.fetch(version, user)` sends the user's cached-list GET and their events LRANGE as ONE pipelined write
+  on one connection (both keys carry the user's hash tag, so they share a slot) and reads both replies: one round
+  trip per request. It keeps its own stack of idle `redis.asyncio` connections instead of going through
+  `ConnectionPool.get_connection`, whose per-acquire bookkeeping and liveness probe cost more than the command
+  here; the commands are pre-packed RESP. A connection that saw any error or cancellation is disconnected, never
+  reused. Redis failures raise `redis.RedisError`.
+- `ActiveVersion` holds the served cache version (and its model version) in memory; `run()` re-reads it every
+  `refresh_s` seconds, so requests pay no round trip for it. On a Redis error it keeps the last value.
+This module knows nothing about HTTP or the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+
+from model.cache.keys import KeySchema
+from model.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def _resp(*parts: bytes) -> bytes:
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        out.append(b"$%d\r\n%b\r\n" % (len(part), part))
+    return b"".join(out)
+
+
+class HotReader:
+    def __init__(self, url: str, keys: KeySchema, timeout_s: float, max_idle: int = 256) -> None:
+        # no per-read socket timeout: one deadline covers the whole round trip (one timer instead of one per reply)
+        self._pool = aioredis.ConnectionPool.from_url(url, socket_timeout=None, socket_connect_timeout=timeout_s)
+        self._timeout_s = timeout_s
+        self._keys = keys
+        self._idle: list[AbstractConnection] = []
+        self._max_idle = max_idle
+
+    async def fetch(self, version: str | None, user: str) -> tuple[bytes | None, list[bytes]]:
+        """(the user's cached list in `version` or None, their raw events newest first)."""
+        hkey = self._keys.history(user).encode()
+        history = b"*4\r\n$6\r\nLRANGE\r\n$%d\r\n%b\r\n$1\r\n0\r\n$2\r\n-1\r\n" % (len(hkey), hkey)
+        if version is None:
+            (events,) = await self._roundtrip(history, 1)
+            return None, events
+        lkey = self._keys.recs(version, user).encode()
+        blob, events = await self._roundtrip(b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n%b" % (len(lkey), lkey, history), 2)
+        return blob, events
+
+    async def ping(self) -> bool:
+        (reply,) = await self._roundtrip(_resp(b"PING"), 1)
+        return bool(reply)
+
+    async def _roundtrip(self, payload: bytes, replies: int) -> list[Any]:
+        conn = self._idle.pop() if self._idle else await self._connect()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await conn.send_packed_command(payload, check_health=False)
+                out = [await conn.read_response() for _ in range(replies)]
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+            raise redis.TimeoutError(f"redis round trip took over {self._timeout_s:.3f}s") from None
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+            raise
+        if len(self._idle) < self._max_idle:
+            self._idle.append(conn)
+        else:
+            await conn.disconnect()
+        return out
+
+    async def _connect(self) -> AbstractConnection:
+        conn = self._pool.make_connection()
+        await conn.connect()
+        return conn
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.disconnect()
+        await self._pool.disconnect()
+
+
+@dataclass(slots=True)
+class VersionState:
+    version: str | None = None  # the cache version named by rec:active
+    model_version: str | None = None  # that version's model_version (from its metadata), if any
+
+
+class ActiveVersion:
+    def __init__(
+        self, client: aioredis.Redis, keys: KeySchema, refresh_s: float, on_error: Callable[[], None] | None = None
+    ) -> None:
+        self.client = client
+        self.on_error = on_error
+        self.keys = keys
+        self.refresh_s = refresh_s
+        self.state = VersionState()
+        self.errors = 0
+
+    async def refresh(self) -> VersionState:
+        """Read rec:active (and the version's model_version when it changed); raises redis.RedisError."""
+        raw = await self.client.get(self.keys.active())
+        version = raw.decode() if isinstance(raw, bytes) else raw
+        if version != self.state.version:
+            model_version = None
+            if version is not None:
+                mv = await self.client.hget(self.keys.meta(version), "model_version")
+                model_version = mv.decode() if isinstance(mv, bytes) else mv
+            self.state = VersionState(version, model_version)
+            log.info("active cache version", version=version, model_version=model_version)
+        return self.state
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Re-read the version every `refresh_s` until `stop` is set. Stopped by an event, not by cancellation:
+        redis-py can absorb a CancelledError delivered inside a command, which would leave the loop running."""
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except (redis.RedisError, OSError) as exc:
+                self.errors += 1
+                if self.on_error is not None:
+                    self.on_error()
+                log.warning("active version read failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.refresh_s)

@@ -1,0 +1,66 @@
+"""Service settings: one pydantic-settings object read from GENREC_* variables and validated at start-up.
+
+Contract: `ServiceSettings()` returns a fully validated object or raises a ValidationError naming the variable and
+its value (the app factory turns that into a start-up failure, never a half-configured server). Unsafe values are
+refused here (a missing artifact folder, a deadline of 0, an unknown user-id format). It knows nothing about how the
+settings are used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from model.cache.keys import KeySchema
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GENREC_", extra="ignore", validate_default=True)
+
+    artifact: Path = Field(description="Model artifact folder (save_artifact's output) [GENREC_ARTIFACT].")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis holding the cache.")
+    cache_prefix: str = Field(default="rec", description="Key prefix of the cache schema (model.cache.keys).")
+    redis_timeout_ms: int = Field(default=500, ge=1, le=60_000, description="Socket and connect timeout per call.")
+    user_id_format: Literal["int", "token"] = Field(
+        default="int", description="int: decimal digits only; token: the cache key charset (letters, digits _.:@-)."
+    )
+    live_enabled: bool = Field(default=True, description="Load the LM and generate live on a cache miss.")
+    live_backend: Literal["auto", "transformers", "vllm"] = "transformers"
+    live_dtype: Literal["float32", "bfloat16"] = "float32"
+    live_threads: int = Field(default=0, ge=0, description="torch threads per worker process; 0 = torch's default.")
+    live_concurrency: int = Field(default=1, ge=1, le=64, description="Live generations running at once.")
+    live_queue: int = Field(default=4, ge=0, le=1024, description="Live requests that may wait; more don't wait.")
+    live_deadline_ms: int = Field(default=2_000, ge=1, le=120_000, description="Wait at most this for live.")
+    live_k: int = Field(default=50, ge=1, le=1000, description="List length generated live and written back.")
+    live_write_back: bool = Field(default=True, description="Write live lists back to the active cache version.")
+    version_refresh_s: float = Field(default=1.0, gt=0, le=60, description="How often the active version is read.")
+    max_events_per_post: int = Field(default=100, ge=1, le=10_000)
+    max_body_bytes: int = Field(default=16_384, ge=256, le=1 << 20, description="POST body size cap.")
+    max_events_kept: int = Field(default=200, ge=1, le=100_000, description="Events kept per user in Redis.")
+    plain_route: bool = Field(
+        default=True, description="Answer GET recommendations through a plain Starlette route (same code, less work)."
+    )
+    verify_artifact: bool = Field(default=True, description="Re-hash the artifact files at start-up.")
+
+    @field_validator("artifact")
+    @classmethod
+    def _artifact_is_folder(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"artifact {str(value)!r} is not a directory (set GENREC_ARTIFACT to a model artifact)")
+        return value
+
+    @field_validator("cache_prefix")
+    @classmethod
+    def _prefix_is_valid(cls, value: str) -> str:
+        KeySchema(prefix=value)  # raises ValueError naming the prefix
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"redis_url {value!r} must start with redis://, rediss:// or unix://")
+        return value

@@ -1,0 +1,39 @@
+"""What the app holds while it runs: built by the lifespan, read by the dependencies in `service.deps`.
+
+Contract: `Services` is created once per worker process at start-up and closed at shutdown. `generator` is None
+when live generation is disabled or the LM failed to load (`generator_error` says why); the rest is always present.
+It knows nothing about HTTP routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+
+from model.cache.history import HistoryStore
+from model.cache.keys import KeySchema
+from service.catalogue import Catalogue
+from service.live import ItemGenerator, LiveRunner
+from service.metrics import Metrics
+from service.recommend import RecommendPath
+from service.redis_io import ActiveVersion, HotReader
+from service.settings import ServiceSettings
+
+
+@dataclass
+class Services:
+    settings: ServiceSettings
+    keys: KeySchema
+    catalogue: Catalogue
+    metrics: Metrics
+    reader: HotReader
+    client: aioredis.Redis  # async client: write-back, version poller, readiness
+    sync_client: redis.Redis  # for HistoryStore (run in a worker thread)
+    history: HistoryStore
+    version: ActiveVersion
+    live: LiveRunner
+    path: RecommendPath
+    generator: ItemGenerator | None
+    generator_error: str | None

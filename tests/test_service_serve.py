@@ -1,0 +1,93 @@
+"""`genrec serve`: bad settings exit 2 naming the problem; with two uvicorn workers (a real subprocess) every request
+is answered and /metrics merges both workers' counters (Prometheus multiprocess mode)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from typer.testing import CliRunner
+
+from model.cache.keys import KeySchema
+from model.errors import UserError
+from offline.cli import _register, app
+from tests.redis_fixtures import REDIS_URL
+from tests.service_fixtures import fill_cache, metric_value, save_toy_artifact
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_toy_artifact(tmp_path_factory)
+
+
+def test_serve_refuses_a_missing_artifact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENREC_ARTIFACT", "restored-after-the-test")  # serve exports it for its workers
+    _register()
+    result = CliRunner().invoke(app, ["serve", "--artifact", str(tmp_path / "nope")])
+    assert isinstance(result.exception, UserError)  # main() turns it into exit code 2
+    assert "nope" in str(result.exception) and "not a directory" in str(result.exception)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(artifact_dir: Path, tmp_path: Path, redis_client: redis.Redis, keys: KeySchema) -> Iterator[str]:
+    fill_cache(redis_client, keys, model_version="mv")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "GENREC_REDIS_URL": REDIS_URL,
+        "GENREC_CACHE_PREFIX": keys.prefix,
+        "GENREC_LIVE_ENABLED": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+    }
+    cmd = [sys.executable, "-m", "offline", "--work-dir", str(tmp_path), "serve", "--artifact", str(artifact_dir)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "2", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):  # wait for both workers, however slow the machine
+            if proc.poll() is not None:
+                pytest.fail(f"serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1):
+                    break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_two_workers_merge_their_metrics(served: str) -> None:
+    for _ in range(40):
+        with urllib.request.urlopen(served + "/users/1/recommendations?k=3", timeout=10) as r:
+            assert r.status == 200
+    with urllib.request.urlopen(served + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    route = "/users/{user_id}/recommendations"
+    assert metric_value(text, "genrec_requests_total", route=route, method="GET", status="200", source="cache") == 40
+    assert metric_value(text, "genrec_cache_hits_total") == 40
