@@ -3,10 +3,12 @@ key prefixes (tests/redis_fixtures.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import torch
 
 from model.codes.item_codes import ItemCodes, random_item_codes
 from model.codes.trie import CodeTrie
@@ -35,6 +37,16 @@ def make_tiny_setup(
     vocab = add_code_tokens(model, tokenizer, level_sizes, mean_resizing=False)
     codes = random_item_codes(n_items, level_sizes, seed=seed)
     return TinySetup(model, tokenizer, vocab, codes, CodeTrie.build(codes, vocab))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> Iterator[None]:
+    """Every model in the tests is tiny: intra-op threads gain nothing, and on a shared 2-core machine their
+    hand-offs made some test files 5-7x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterator
 from typing import Literal
 
 import pytest
@@ -22,15 +21,6 @@ from model.prompts import PromptBuilder
 from tests.conftest import TinySetup, make_tiny_setup
 
 TOL = 1e-4
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from intra-op threads, and on a shared machine the thread hand-offs dominate."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _prompts(setup: TinySetup, n: int, seed: int) -> list[list[int]]:

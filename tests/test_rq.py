@@ -1,8 +1,6 @@
 """Residual quantiser building blocks: k-means init, nearest-codeword cascade, straight-through gradients,
 collision resolution and the metrics, on small hand-made arrays."""
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -11,15 +9,6 @@ from model.tokenizer.collisions import assign_codes, collision_rate, max_items_p
 from model.tokenizer.kmeans import kmeans
 from model.tokenizer.metrics import codebook_usage, linear_probe, retrieval_accuracy
 from model.tokenizer.quantizer import ResidualQuantizer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared small CPU extra threads only wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_kmeans_finds_separated_blobs_and_is_seeded() -> None:

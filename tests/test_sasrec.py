@@ -1,7 +1,6 @@
 """SASRec: windows, padding never changes a score, it learns a sequential pattern popularity cannot, it is
 deterministic, and a saved model scores exactly like the one in memory."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,6 @@ from model.errors import UserError
 from model.eval.metrics import evaluate_scorer
 
 N_ITEMS = 30
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models: a second intra-op thread only adds synchronisation (10x slower on a busy 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _cyclic_split(n_users: int = 120, seed: int = 0) -> LeaveOneOutSplit:

@@ -1,7 +1,6 @@
 """Base-LM loading and item text embeddings: clear errors for bad paths, the embedding rules on a tiny real Llama,
 and (slow, opt-in) the real SmolLM2-135M converted once from its packaged GGUF and cached under the work dir."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +15,6 @@ from model.errors import UserError
 from model.lm.smollm2 import load_causal_lm, smollm2_folder
 from model.lm.text_embed import text_embeddings
 from model.settings import Settings
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared small CPU extra threads only wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 WORDS = ["[UNK]", "[PAD]", "common", "alpha", "beta", "gamma", "delta"]
 

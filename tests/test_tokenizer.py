@@ -1,7 +1,6 @@
 """The trained tokenizer end to end on small synthetic catalogues: unique codes, seeded determinism, save/load,
 clear refusals of bad configurations, and alignment that measurably puts text information into the codes."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +11,6 @@ from model.errors import UserError
 from model.tokenizer.artifact import load_tokenizer, save_tokenizer
 from model.tokenizer.config import TokenizerConfig
 from model.tokenizer.trainer import EpochReport, TrainedTokenizer, train_tokenizer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared small CPU extra threads only wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 SMALL = {"latent_dim": 8, "hidden_dims": (32,), "warmup_epochs": 2, "batch_size": 64, "kmeans_iters": 5}
 SMALL |= {"probe_epochs": 20}

@@ -4,7 +4,6 @@ with messages that say what to do."""
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +19,6 @@ from model.lm.smollm2 import load_causal_lm
 from model.tokenizer.artifact import load_tokenizer
 from model.tokenizer.build import folder_hash, read_meta
 from offline.cli import _register, app
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared small CPU extra threads only wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 _register()  # idempotent
 
