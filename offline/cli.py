@@ -70,9 +70,12 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import prepare
+    from offline.commands import evaluate, prepare, train_sasrec, train_tokenizer
 
-    commands = {"prepare": prepare.prepare}
+    commands: dict[str, Any] = {"prepare": prepare.prepare}
+    commands["train-sasrec"] = train_sasrec.train_sasrec_command
+    commands["evaluate"] = evaluate.evaluate
+    commands["train-tokenizer"] = train_tokenizer.train_tokenizer
     present = {c.name for c in app.registered_commands}
     for name, function in commands.items():
         if name not in present:

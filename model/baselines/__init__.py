@@ -1,0 +1,1 @@
+"""Reference recommenders the generative model is measured against: Popularity and SASRec."""
