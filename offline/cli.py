@@ -70,12 +70,13 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import evaluate, prepare, train_sasrec, train_tokenizer
+    from offline.commands import evaluate, prepare, train, train_sasrec, train_tokenizer
 
     commands: dict[str, Any] = {"prepare": prepare.prepare}
     commands["train-sasrec"] = train_sasrec.train_sasrec_command
     commands["evaluate"] = evaluate.evaluate
     commands["train-tokenizer"] = train_tokenizer.train_tokenizer
+    commands["train"] = train.train
     present = {c.name for c in app.registered_commands}
     for name, function in commands.items():
         if name not in present:
