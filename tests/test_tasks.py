@@ -78,7 +78,7 @@ def test_sequential_targets_every_item_after_the_first_and_no_leak() -> None:
 
 def test_negatives_never_equal_the_positive_and_mark_the_divergent_level() -> None:
     data = _dataset()
-    ctx, split = _ctx(data)
+    ctx, _ = _ctx(data)
     for kind in ("uniform", "popularity", "hard"):
         sampler = NegativeSampler(kind, ctx.codes, np.arange(data.n_items))
         samples = SequentialTask(ctx, max_items=6, stride=3, negatives=sampler).build(np.random.default_rng(0))

@@ -19,7 +19,7 @@ from model.train.checkpoint import load_checkpoint
 from model.train.collate import collate, plan_batches
 from model.train.pipeline import TrainJob, run_job
 from model.train.presets import Preset
-from model.train.trainer import Trainer, TrainConfig, batch_loss
+from model.train.trainer import TrainConfig, Trainer, batch_loss
 from tests.test_tasks import LEVELS, _ctx, _dataset
 
 CFG = TrainConfig(epochs=2, batch_size=8, lr=3e-3, warmup_steps=2, checkpoint_every=1, log_every=1000, seed=0)

@@ -2,10 +2,11 @@
 
 Contract: one sample per window of a user's training sequence: `[bos] codes(i_1) codes(i_2) ... codes(i_n)` with
 loss on the code tokens of every item after the first (SASRec's all-positions trick: one forward pass trains n-1
-next-item predictions). Windows hold at most `max_items` items; a long sequence is cut into windows that overlap by
-`max_items - stride` items (at least one), the last one ending at the sequence's end, so every training item is a target at least
-once. The generation prompt that matches this format is the history's code tokens with no head, separator or tail
-(and the same bos), see `prompt_config`. With a `NegativeSampler`, each target item gets a sampled negative item the
+next-item predictions). Windows hold at most `max_items` items; a long sequence is cut into windows that overlap
+by `max_items - stride` items (at least one), the last one ending at the sequence's end, so every training item but
+the user's first is a target at least once. The generation prompt that matches this format is the history's code
+tokens with no head, separator or tail, after the same bos (the pipeline's `PromptConfig`).
+With a `NegativeSampler`, each target item gets a sampled negative item the
 user never picked; at the first code level where the two differ (the contexts agree up to there), the negative's
 token is marked for unlikelihood. Only training sequences are read: validation and test targets never appear.
 It knows nothing about models.
