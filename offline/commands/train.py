@@ -174,7 +174,7 @@ def lm_scorer(
         raise UserError(f"the model in {folder} was trained on other data; run `genrec train {dataset}` again")
     extra = {
         "version": meta["version"][:16],
-        "beam_width": max(beam_width, 20),
+        "beam_width": f"max({beam_width}, K)",
         "base_lm": meta["base_lm"],
         "codes": meta["training"].get("codes"),
         "tasks": meta["training"].get("tasks"),
