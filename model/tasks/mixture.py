@@ -30,7 +30,7 @@ class MixtureConfig:
     negatives: bool = True
     sampler: str = "hard"  # uniform | popularity | hard
     max_items: int = 20  # items per sequential window (the generation prompt holds max_items - 1)
-    stride: int | None = None  # window step; default max_items // 2
+    stride: int | None = None  # window step; default max_items - 1 (windows share one item)
     weights: Mapping[str, float] = field(default_factory=lambda: {"sequential": 1.0, "textual": 0.2, "query": 0.3})
 
 

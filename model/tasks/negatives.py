@@ -3,9 +3,9 @@
 Contract: `NegativeSampler(kind, codes, counts)`; `sample(positive, exclude, rng)` returns an item index that is never
 `positive` and never in `exclude` (the user's own items), or -1 when no such item exists. `uniform` draws over the
 catalogue, `popularity` in proportion to training counts (+1 smoothing), `hard` an item sharing the longest code
-prefix with the positive that has any eligible item (so the model must separate them at a deep code level), falling
-back to uniform. Draws that hit an excluded item are retried a bounded number of times, then the catalogue is
-scanned. Randomness comes only from the `rng` passed in. It knows nothing about tokens or models.
+prefix with the positive that at least two items share (so the model must separate them at a deep code level), falling
+back to uniform. Draws that hit an excluded item are retried a bounded number of times, then the catalogue is scanned.
+Randomness comes only from the `rng` passed in. It knows nothing about tokens or models.
 """
 
 from __future__ import annotations
@@ -32,24 +32,25 @@ class NegativeSampler:
         self.codes = codes.codes
         weights = np.ones(self.n_items) if counts is None else np.asarray(counts, dtype=np.float64) + 1.0
         self._cdf = np.cumsum(weights / weights.sum())
-        # prefix (levels 1..L-1) -> items holding it, for hard negatives
-        self._groups: list[dict[tuple[int, ...], np.ndarray]] = []
+        # hard negatives: each item's pool = the items sharing its longest code prefix (levels 1..L-1) held by >= 2
+        self._pool: list[np.ndarray | None] = [None] * self.n_items
         if kind == "hard":
             for depth in range(1, codes.n_levels):
                 groups: dict[tuple[int, ...], list[int]] = {}
                 for i, row in enumerate(self.codes[:, :depth].tolist()):
                     groups.setdefault(tuple(row), []).append(i)
-                self._groups.append({k: np.asarray(v) for k, v in groups.items()})
+                for members in groups.values():
+                    if len(members) > 1:
+                        pool = np.asarray(members)
+                        for i in members:
+                            self._pool[i] = pool
 
     def sample(self, positive: int, exclude: Collection[int], rng: np.random.Generator) -> int:
-        if self.kind == "hard":
-            for depth in range(len(self._groups), 0, -1):
-                pool = self._groups[depth - 1][tuple(int(c) for c in self.codes[positive, :depth])]
-                if pool.size > 1:
-                    for _ in range(3):
-                        cand = int(pool[rng.integers(pool.size)])
-                        if cand != positive and cand not in exclude:
-                            return cand
+        pool = self._pool[positive]
+        if pool is not None:
+            for cand in pool[rng.integers(pool.size, size=3)].tolist():
+                if cand != positive and cand not in exclude:
+                    return int(cand)
         for _ in range(_TRIES):
             if self.kind == "popularity":
                 cand = int(np.searchsorted(self._cdf, rng.random(), side="right"))
@@ -64,5 +65,5 @@ class NegativeSampler:
 
 def divergence(codes: np.ndarray, positive: int, negative: int) -> int:
     """The first code level where two items differ (they always do: codes are unique)."""
-    diff = np.flatnonzero(codes[positive] != codes[negative])
-    return int(diff[0])
+    a, b = codes[positive].tolist(), codes[negative].tolist()
+    return next(level for level, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)

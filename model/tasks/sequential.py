@@ -1,15 +1,14 @@
 """Sequential task: a user's training history as code tokens, every item the response to its prefix.
 
-Contract: one sample per window of a user's training sequence: `[bos] codes(i_1) codes(i_2) ... codes(i_n)` with
-loss on the code tokens of every item after the first (SASRec's all-positions trick: one forward pass trains n-1
-next-item predictions). Windows hold at most `max_items` items; a long sequence is cut into windows that overlap
-by `max_items - stride` items (at least one), the last one ending at the sequence's end, so every training item but
-the user's first is a target at least once. The generation prompt that matches this format is the history's code
-tokens with no head, separator or tail, after the same bos (the pipeline's `PromptConfig`).
-With a `NegativeSampler`, each target item gets a sampled negative item the
-user never picked; at the first code level where the two differ (the contexts agree up to there), the negative's
-token is marked for unlikelihood. Only training sequences are read: validation and test targets never appear.
-It knows nothing about models.
+Contract: one sample per window of a user's training sequence: `[bos] codes(i_1) codes(i_2) ... codes(i_n)` with loss
+on the code tokens of every item after the first (SASRec's all-positions trick: one forward pass trains n-1 next-item
+predictions). Windows hold at most `max_items` items; a long sequence is cut into windows that overlap by `max_items -
+stride` items (at least one; default stride max_items - 1), the last one ending at the sequence's end, so every
+training item but the user's first is a target at least once. The generation prompt that matches this format is the
+history's code tokens with no head, separator or tail, after the same bos (the pipeline's `PromptConfig`). With a
+`NegativeSampler`, each target item gets a sampled negative item the user never picked; at the first code level where
+the two differ (the contexts agree up to there), the negative's token is marked for unlikelihood. Only training
+sequences are read: validation and test targets never appear. It knows nothing about models.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ class SequentialTask:
             raise ValueError(f"max_items must be >= 2; got {max_items}")
         self.ctx = ctx
         self.max_items = max_items
-        self.stride = stride or max(1, max_items // 2)
+        self.stride = stride or max_items - 1
         self.negatives = negatives
         self._user_items = [frozenset(s) for s in ctx.train] if negatives is not None else []
 

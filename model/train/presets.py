@@ -29,6 +29,7 @@ class Preset:
     name: str
     base: str  # "scratch" or "smollm2-135m"
     train: TrainConfig
+    bf16_default: bool = True  # autocast where the CPU supports it (measured slower for the tiny LM: small matmuls)
     hidden: int = 256
     layers: int = 4
     heads: int = 4
@@ -42,12 +43,13 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         "tiny",
         "scratch",
-        TrainConfig(epochs=10, batch_size=32, lr=2e-3, warmup_steps=100, weight_decay=0.05, patience=3),
+        TrainConfig(epochs=6, batch_size=32, lr=2e-3, warmup_steps=100, weight_decay=0.05, patience=3),
         hidden=128,
         layers=2,
         heads=4,
         kv_heads=2,
         intermediate=384,
+        bf16_default=False,
     ),
     "smollm2-135m": Preset(
         "smollm2-135m",
@@ -61,7 +63,7 @@ def get_preset(name: str, bf16: bool | None = None) -> Preset:
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     preset = PRESETS[name]
-    use_bf16 = bf16_supported() if bf16 is None else bf16
+    use_bf16 = (preset.bf16_default and bf16_supported()) if bf16 is None else bf16
     return replace(preset, train=replace(preset.train, bf16=use_bf16))
 
 
