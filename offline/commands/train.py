@@ -1,14 +1,14 @@
 """`genrec train DATASET --preset tiny|smollm2-135m`: fine-tune an LM on the alignment tasks; write the model artifact.
-
 Contract: reads the dataset like the other commands (`train_sasrec.load_dataset`) and the item codes from the
-tokenizer stage's folder (`--tokenizer DIR`; default the first of `<work_dir>/tokenizers/<DATASET>/<lm>[-noalign]`
-for lm = the preset's base, then tiny, then smollm2-135m; `--no-align` picks the `-noalign` folder, the ablation of
-tokenization without the alignment loss). `--stand-in-codes random` trains without a tokenizer folder (random unique
-codes, named as such in the artifact). Task switches: --no-textual, --no-query, --no-negatives, --sampler. Writes the
-artifact to `<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-noneg]/` (or --out), checkpoints
-to `<work_dir>/checkpoints/<DATASET>/<same name>/`; `--resume` continues a killed run. Prints the validation metrics
-and the model version (the artifact's content hash) on stdout. `lm_scorer` is what `genrec evaluate --models
-lm:<name or folder>` uses to rank with a saved artifact. Bad inputs exit with code 2 and say what to run.
+tokenizer stage's folder (`--tokenizer DIR`; default the first of `<work_dir>/tokenizers/<DATASET>/<lm>[-noalign]` for
+lm = the preset's base, then smollm2-135m, then tiny (codes aligned to a real LM's text space come first); `--no-
+align` picks the `-noalign` folder, the ablation of tokenization without the alignment loss). `--stand-in-codes
+random` trains without a tokenizer folder (random unique codes, named as such in the artifact). Task switches: --no-
+textual, --no-query, --no-negatives, --sampler. Writes the artifact to
+`<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-noneg]/` (or --out), checkpoints to
+`<work_dir>/checkpoints/<DATASET>/<same name>/`; `--resume` continues a killed run. Prints the validation metrics and
+the model version (the artifact's content hash) on stdout. `lm_scorer` is what `genrec evaluate --models lm:<name or
+folder>` uses to rank with a saved artifact. Bad inputs exit with code 2 and say what to run.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ log = get_logger(__name__)
 def _tokenizer_dir(settings: Settings, dataset: str, base: str, no_align: bool) -> Path | None:
     suffix = "-noalign" if no_align else ""
     root = settings.work_dir / "tokenizers" / dataset
-    for lm in dict.fromkeys([base if base != "scratch" else "tiny", "tiny", "smollm2-135m"]):
+    for lm in dict.fromkeys([base if base != "scratch" else "smollm2-135m", "smollm2-135m", "tiny"]):
         folder = root / f"{lm}{suffix}"
         if (folder / "item_codes.json").is_file():
             return folder
