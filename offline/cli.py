@@ -77,13 +77,14 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import demo, evaluate, prepare, refresh, serve, train_sasrec, train_tokenizer
+    from offline.commands import demo, evaluate, prepare, refresh, serve, train, train_sasrec, train_tokenizer
 
     commands: dict[str, Callable[..., Any]] = {
         "prepare": prepare.prepare,
         "train-sasrec": train_sasrec.train_sasrec_command,
         "evaluate": evaluate.evaluate,
         "train-tokenizer": train_tokenizer.train_tokenizer,
+        "train": train.train,
         "refresh": refresh.refresh,
         "serve": serve.serve,
         "demo": demo.demo,

@@ -71,12 +71,22 @@ MODELS: dict[str, Callable[[EvalContext], tuple[Scorer, dict[str, Any]]]] = {
 }
 
 
+def _loader(name: str, beam_width: int) -> Callable[[EvalContext], tuple[Scorer, dict[str, Any]]]:
+    """`lm:<artifact folder or name>` is an aligned LM (offline/commands/train.py); other names come from MODELS."""
+    if name.startswith("lm:"):
+        from offline.commands.train import lm_scorer
+
+        return lambda ctx: lm_scorer(ctx.settings, ctx.dataset.name, ctx.content_hash, name[3:], beam_width)
+    return MODELS[name]
+
+
 def _parse_models(value: str) -> list[str]:
     names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MODELS]
+    unknown = [n for n in names if n not in MODELS and not (n.startswith("lm:") and len(n) > 3)]
     if not names or unknown:
         raise typer.BadParameter(
-            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; known: {', '.join(MODELS)}",
+            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"known: {', '.join(MODELS)}, lm:<artifact>",
             param_hint="--models",
         )
     return list(dict.fromkeys(names))
@@ -102,7 +112,9 @@ def _history_needed(settings: Settings, dataset: str, models: list[str]) -> int:
 def evaluate(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="Dataset name (processed folder or built-in).", show_default=False)],
-    models: Annotated[str, typer.Option(help=f"Comma-separated models: {', '.join(MODELS)}.")] = "popularity,sasrec",
+    models: Annotated[
+        str, typer.Option(help=f"Comma-separated models: {', '.join(MODELS)}, lm:<artifact folder or name>.")
+    ] = "popularity,sasrec",
     split: Annotated[str, typer.Option(help="Which targets to rank: test or valid.")] = "test",
     exclude_seen: Annotated[
         bool,
@@ -115,6 +127,7 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option(help="Report JSON path (a .md is written beside it). Default: <work_dir>/reports/.")
     ] = None,
+    beam_width: Annotated[int, typer.Option(min=1, help="Beam width of lm:* models (at least max K).")] = 20,
 ) -> None:
     """Rank every user's held-out item with each model; print and save Recall@K / NDCG@K side by side."""
     settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
@@ -131,7 +144,9 @@ def evaluate(
     if not cases:
         raise UserError(f"dataset {dataset!r} has no user with 3 or more interactions: nothing to evaluate")
     context = EvalContext(settings, data, data_hash, loo)
-    scorers = [MODELS[name](context) for name in names]  # load all first: a missing model fails before any work
+    scorers = [
+        _loader(name, beam_width)(context) for name in names
+    ]  # load all first: a missing model fails before any work
     reports: list[MetricReport] = []
     for scorer, extra in scorers:
         rep = evaluate_scorer(

@@ -1,0 +1,1 @@
+"""Alignment tasks: builders of training samples (prompt + response token ids) from the training split only."""

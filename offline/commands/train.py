@@ -1,0 +1,187 @@
+"""`genrec train DATASET --preset tiny|smollm2-135m`: fine-tune an LM on the alignment tasks; write the model artifact.
+Contract: reads the dataset like the other commands (`train_sasrec.load_dataset`) and the item codes from the
+tokenizer stage's folder (`--tokenizer DIR`; default the first of `<work_dir>/tokenizers/<DATASET>/<lm>[-noalign]` for
+lm = the preset's base, then smollm2-135m, then tiny (codes aligned to a real LM's text space come first); `--no-
+align` picks the `-noalign` folder, the ablation of tokenization without the alignment loss). `--stand-in-codes
+random` trains without a tokenizer folder (random unique codes, named as such in the artifact). Task switches: --no-
+textual, --no-query, --no-negatives, --sampler. Writes the artifact to
+`<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-noneg]/` (or --out), checkpoints to
+`<work_dir>/checkpoints/<DATASET>/<same name>/`; `--resume` continues a killed run. Prints the validation metrics and
+the model version (the artifact's content hash) on stdout. `lm_scorer` is what `genrec evaluate --models lm:<name or
+folder>` uses to rank with a saved artifact. Bad inputs exit with code 2 and say what to run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import torch
+import typer
+
+from model.codes.item_codes import ItemCodes, random_item_codes
+from model.errors import UserError
+from model.eval.generative import GenerativeScorer
+from model.logs import get_logger
+from model.settings import Settings
+from model.tasks.mixture import MixtureConfig
+from model.tasks.negatives import KINDS
+from model.train.pipeline import TrainJob, run_job
+from model.train.presets import PRESETS, get_preset
+from offline.commands.train_sasrec import load_dataset
+
+log = get_logger(__name__)
+
+
+def _tokenizer_dir(settings: Settings, dataset: str, base: str, no_align: bool) -> Path | None:
+    suffix = "-noalign" if no_align else ""
+    root = settings.work_dir / "tokenizers" / dataset
+    for lm in dict.fromkeys([base if base != "scratch" else "smollm2-135m", "smollm2-135m", "tiny"]):
+        folder = root / f"{lm}{suffix}"
+        if (folder / "item_codes.json").is_file():
+            return folder
+    return None
+
+
+def _codes_from(folder: Path, n_items: int, dataset_hash: str) -> ItemCodes:
+    codes = ItemCodes.load(folder)
+    if codes.n_items != n_items:
+        raise UserError(f"the codes in {folder} cover {codes.n_items} items but the dataset has {n_items}")
+    meta_path = folder / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        theirs = meta.get("inputs", {}).get("dataset_hash")
+        if theirs and theirs != dataset_hash:
+            raise UserError(
+                f"the tokenizer in {folder} was trained on other data (hash {theirs[:12]}…, dataset is "
+                f"{dataset_hash[:12]}…); run `genrec train-tokenizer` again"
+            )
+    return codes
+
+
+def train(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Dataset name (processed folder or built-in).", show_default=False)],
+    preset: Annotated[str, typer.Option(help=f"Training preset: {', '.join(PRESETS)}.")] = "tiny",
+    tokenizer: Annotated[
+        Path | None, typer.Option(help="Tokenizer-stage folder (item codes + LM). Default: see the module docs.")
+    ] = None,
+    no_align: Annotated[bool, typer.Option("--no-align", help="Use the tokenizer trained without alignment.")] = False,
+    stand_in_codes: Annotated[
+        str | None, typer.Option(help="'random': random unique codes, when no tokenizer folder exists.")
+    ] = None,
+    no_textual: Annotated[bool, typer.Option("--no-textual", help="Switch off the textual tasks.")] = False,
+    no_query: Annotated[bool, typer.Option("--no-query", help="Switch off the query-oriented task.")] = False,
+    no_negatives: Annotated[bool, typer.Option("--no-negatives", help="Switch off negative sampling.")] = False,
+    sampler: Annotated[str, typer.Option(help=f"Negative sampler: {', '.join(KINDS)}.")] = "hard",
+    max_items: Annotated[int, typer.Option(min=2, help="Items per sequential window.")] = 20,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override the preset's epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Override the preset's batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Override the preset's learning rate.")] = None,
+    lora: Annotated[
+        bool, typer.Option("--lora", help="LoRA instead of full fine-tuning (pretrained presets).")
+    ] = False,
+    bf16: Annotated[
+        bool | None, typer.Option("--bf16/--fp32", help="bf16 autocast; default: on where the CPU supports it.")
+    ] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="Stop training after this many minutes.")] = None,
+    eval_users: Annotated[int, typer.Option(min=1, help="Validation users sampled for model selection.")] = 500,
+    beam: Annotated[int, typer.Option(min=1, help="Beam width of validation generation.")] = 20,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Artifact folder. Default: <work_dir>/models/DATASET/lm-...")] = None,
+) -> None:
+    """Fine-tune an LM on the alignment-task mixture and save the model artifact."""
+    from dataclasses import replace
+
+    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    if sampler not in KINDS:
+        raise typer.BadParameter(f"{sampler!r} is not one of {', '.join(KINDS)}", param_hint="--sampler")
+    chosen = get_preset(preset, bf16)
+    overrides: dict[str, Any] = {"seed": settings.seed}
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("max_minutes", max_minutes)):
+        if value is not None:
+            overrides[key] = value
+    chosen = replace(chosen, train=replace(chosen.train, **overrides), lora=lora or chosen.lora)
+    data, data_hash = load_dataset(settings, dataset)
+    folder = tokenizer or _tokenizer_dir(settings, data.name, chosen.base, no_align)
+    if stand_in_codes is not None:
+        if stand_in_codes != "random":
+            raise typer.BadParameter("only 'random' is offered", param_hint="--stand-in-codes")
+        codes = random_item_codes(data.n_items, (256, 256, 256, 256)[: 3 if data.n_items < 256**2 else 4])
+        codes_source = "STAND-IN: random unique codes (no tokenizer stage)"
+    elif folder is None:
+        raise UserError(
+            f"no tokenizer folder for {data.name!r} under {settings.work_dir / 'tokenizers' / data.name}; run "
+            f"`genrec train-tokenizer {data.name}{' --no-align' if no_align else ''}`, pass --tokenizer, "
+            "or --stand-in-codes random"
+        )
+    else:
+        codes = _codes_from(folder, data.n_items, data_hash)
+        codes_source = str(folder)
+    mixture = MixtureConfig(
+        textual=not no_textual, query=not no_query, negatives=not no_negatives, sampler=sampler, max_items=max_items
+    )
+    name = f"lm-{chosen.name}" + "".join(
+        s
+        for s, on in (("-noalign", no_align), ("-notext", no_textual), ("-noquery", no_query), ("-noneg", no_negatives))
+        if on
+    )
+    target = out or settings.work_dir / "models" / data.name / name
+    job = TrainJob(
+        dataset=data,
+        dataset_source=f"{settings.work_dir / 'data' / data.name}",
+        codes=codes,
+        codes_source=codes_source,
+        tokenizer_dir=folder,
+        preset=chosen,
+        mixture=mixture,
+        out=target,
+        checkpoint_dir=settings.work_dir / "checkpoints" / data.name / name,
+        resume=resume,
+        eval_users=eval_users,
+        beam=beam,
+        seed=settings.seed,
+        extra={"command": f"genrec train {dataset} --preset {preset}" + (" --no-align" if no_align else "")},
+    )
+    result = run_job(job)
+    for note in result.notes:
+        typer.echo(f"task  {note}")
+    for key, value in result.meta.metrics.items():
+        typer.echo(f"{key:<18} {value:.4f}")
+    typer.echo(
+        f"stopped      {result.train.stopped} after {result.train.epochs_done} epochs, "
+        f"best epoch {result.train.best_epoch}"
+    )
+    typer.echo(f"tokens/s     {result.train.tokens_per_s:.0f}")
+    typer.echo(f"artifact     {target}\nversion      {result.meta.version}")
+
+
+def lm_scorer(
+    settings: Settings, dataset: str, content_hash: str, spec: str, beam_width: int = 20
+) -> tuple[GenerativeScorer, dict[str, Any]]:
+    """A saved artifact as a Scorer: `spec` is a folder, or a name under <work_dir>/models/<dataset>/ (lm- optional)."""
+    candidates = [Path(spec), settings.work_dir / "models" / dataset / spec]
+    candidates.append(settings.work_dir / "models" / dataset / f"lm-{spec}")
+    folder = next((c for c in candidates if (c / "meta.json").is_file()), None)
+    if folder is None:
+        raise UserError(f"no model artifact {spec!r} (looked in {', '.join(map(str, candidates))}); run `genrec train`")
+    scorer = GenerativeScorer.from_artifact(folder, name=f"lm:{spec}", beam_width=beam_width)
+    meta = scorer_meta(folder)
+    if meta.get("dataset_hash") != content_hash:
+        raise UserError(f"the model in {folder} was trained on other data; run `genrec train {dataset}` again")
+    extra = {
+        "version": meta["version"][:16],
+        "beam_width": f"max({beam_width}, K)",
+        "base_lm": meta["base_lm"],
+        "codes": meta["training"].get("codes"),
+        "tasks": meta["training"].get("tasks"),
+    }
+    return scorer, extra
+
+
+def scorer_meta(folder: Path) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads((folder / "meta.json").read_text())
+    return meta
