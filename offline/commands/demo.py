@@ -1,12 +1,22 @@
 """`genrec demo`: the product's main job end to end on a built-in dataset, one resumable step at a time.
 
 Contract: runs the same commands a user would run, in order, each one skipped when its output is already there
-(`--force` reruns them): prepare the dataset, train SASRec, evaluate Popularity and SASRec side by side. Its
-steps are listed in `_steps`, so the chain grows by adding a step. It knows nothing about how each step works.
+(`--force` reruns them): prepare the dataset; train SASRec (the yardstick, and the collaborative embeddings);
+train the Alignment Tokenization over the tiny LM; fine-tune the tiny LM on the alignment tasks; evaluate
+Popularity, SASRec and the LM side by side; fill Redis with every user's top-K (full refresh); start the service,
+show example requests and their answers, and keep serving until Ctrl-C (`--no-keep-serving` stops after the
+examples). Its steps are listed in `_steps`. It knows nothing about how each step works.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +24,7 @@ from typing import Annotated
 
 import typer
 
+from model.errors import UserError
 from model.logs import get_logger
 from model.settings import Settings
 
@@ -27,38 +38,130 @@ class Step:
     run: Callable[[], None]
 
 
-def _steps(ctx: typer.Context, dataset: str, epochs: int) -> list[Step]:
-    from offline.commands import evaluate, prepare, train_sasrec
+@dataclass(frozen=True)
+class DemoOptions:
+    dataset: str
+    sasrec_epochs: int
+    tokenizer_epochs: int
+    train_minutes: float
+    port: int
+    keep_serving: bool
+
+
+def _steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
+    from offline.commands import evaluate, prepare, refresh, train, train_sasrec, train_tokenizer
 
     settings: Settings = ctx.obj
-    work = settings.work_dir
+    work, ds = settings.work_dir, opt.dataset
+    artifact = work / "models" / ds / "lm-tiny"
     return [
-        Step("prepare", work / "data" / dataset / "meta.json", lambda: prepare.prepare(ctx, dataset)),
+        Step("prepare", work / "data" / ds / "meta.json", lambda: prepare.prepare(ctx, ds)),
         Step(
             "train-sasrec",
-            work / "models" / dataset / "sasrec" / "meta.json",
+            work / "models" / ds / "sasrec" / "meta.json",
             lambda: train_sasrec.train_sasrec_command(
-                ctx, dataset, epochs=epochs, dropout=0.2, lr=2e-3, patience=3, valid_exclude_seen=True
+                ctx, ds, epochs=opt.sasrec_epochs, dropout=0.2, lr=2e-3, patience=3, valid_exclude_seen=True
             ),
         ),
-        Step("evaluate", None, lambda: evaluate.evaluate(ctx, dataset, models="popularity,sasrec")),
+        Step(
+            "train-tokenizer",
+            work / "tokenizers" / ds / "tiny" / "meta.json",
+            lambda: train_tokenizer.train_tokenizer(ctx, ds, lm="tiny", epochs=opt.tokenizer_epochs),
+        ),
+        Step(
+            "train (alignment tasks, tiny LM)",
+            artifact / "meta.json",
+            lambda: train.train(
+                ctx, ds, preset="tiny", tokenizer=work / "tokenizers" / ds / "tiny", max_minutes=opt.train_minutes
+            ),
+        ),
+        Step(
+            "evaluate",
+            None,
+            lambda: evaluate.evaluate(ctx, ds, models=f"popularity,sasrec,lm:{artifact}"),
+        ),
+        Step("refresh (full)", None, lambda: refresh.refresh(ctx, artifact=artifact, mode="full", grace=0.5)),
+        Step("serve", None, lambda: _serve(settings, artifact, opt)),
     ]
+
+
+def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+def _serve(settings: Settings, artifact: Path, opt: DemoOptions) -> None:
+    """Start `genrec serve`, wait until ready, show example requests, then keep serving (or stop)."""
+    base = f"http://127.0.0.1:{opt.port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "offline",
+        "--redis-url",
+        settings.redis_url,
+        "--work-dir",
+        str(settings.work_dir),
+        "serve",
+        "--artifact",
+        str(artifact),
+        "--port",
+        str(opt.port),
+    ]
+    env = {**os.environ, "GENREC_CACHE_PREFIX": settings.cache_prefix}
+    server = subprocess.Popen(cmd, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise UserError(f"the service exited with code {server.returncode} (is port {opt.port} free?)")
+            try:
+                if _get(base + "/readyz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise UserError(f"the service did not become ready within 120 s at {base}")
+            time.sleep(0.5)
+        for path in ("/users/1/recommendations?k=5", "/users/2/recommendations?k=3&offset=2", "/readyz"):
+            status, body = _get(base + path)
+            typer.echo(f"\n$ curl '{base}{path}'\n{status} {json.dumps(json.loads(body), indent=1)[:1500]}")
+        typer.secho(
+            f"\nThe service is answering at {base} (try the requests above; POST {base}/users/1/events records "
+            f"an interaction; {base}/metrics for Prometheus).",
+            fg=typer.colors.GREEN,
+        )
+        if opt.keep_serving:
+            typer.echo("Serving until Ctrl-C.")
+            server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def demo(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Option(help="Built-in dataset to run on.")] = "movielens-100k",
-    epochs: Annotated[
-        int, typer.Option(min=1, max=200, help="Most SASRec epochs (early stopping may end sooner).")
-    ] = 20,
+    sasrec_epochs: Annotated[int, typer.Option(min=1, max=200, help="Most SASRec epochs.")] = 20,
+    tokenizer_epochs: Annotated[int, typer.Option(min=1, max=1000, help="Tokenizer training epochs.")] = 100,
+    train_minutes: Annotated[float, typer.Option(min=0.5, help="Time cap of the LM fine-tuning.")] = 8.0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the service at the end.")] = 8000,
+    keep_serving: Annotated[bool, typer.Option(help="Keep the service running after the examples.")] = True,
     force: Annotated[bool, typer.Option(help="Rerun steps whose output already exists.")] = False,
 ) -> None:
-    """Run the main job end to end on a built-in dataset (default: MovieLens-100K)."""
-    steps = _steps(ctx, dataset, epochs)
+    """Run the main job end to end on a built-in dataset (default: MovieLens-100K), ending with the service up."""
+    opt = DemoOptions(dataset, sasrec_epochs, tokenizer_epochs, train_minutes, port, keep_serving)
+    steps = _steps(ctx, opt)
+    started = time.monotonic()
     for number, step in enumerate(steps, start=1):
         if not force and step.done_when is not None and step.done_when.exists():
             log.info("step already done, skipped", step=step.name, output=str(step.done_when))
             continue
         typer.secho(f"[{number}/{len(steps)}] {step.name}", err=True, bold=True)
         step.run()
-    typer.secho(f"demo finished: outputs under {ctx.obj.work_dir}", err=True, fg=typer.colors.GREEN)
+    typer.secho(f"demo finished in {time.monotonic() - started:.0f} s; outputs under {ctx.obj.work_dir}", err=True)
