@@ -17,7 +17,6 @@ import pytest
 import redis
 from fastapi import FastAPI
 
-from model.artifact import PromptConfig, save_artifact
 from model.cache.codec import encode
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta
@@ -26,6 +25,7 @@ from service.app import create_app
 from service.settings import ServiceSettings
 from tests.conftest import make_tiny_setup
 from tests.redis_fixtures import REDIS_URL
+from tests.tiny_artifact import save_setup
 
 N_ITEMS = 60
 EMPTY_USER = "13"  # a known user whose dataset history is empty
@@ -42,21 +42,8 @@ def toy_dataset() -> InteractionDataset:
 
 def save_toy_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The toy dataset with a real tiny LM saved as a model artifact (test modules wrap it in a session fixture)."""
-    setup = make_tiny_setup(n_items=N_ITEMS, level_sizes=(4, 4, 4), seed=1)
-    dataset = toy_dataset()
-    counts = np.bincount([i for s in dataset.sequences for i in s], minlength=N_ITEMS)
     folder = tmp_path_factory.mktemp("svc") / "artifact"
-    save_artifact(
-        folder,
-        setup.model,
-        setup.tokenizer,
-        setup.codes,
-        dataset,
-        "test",
-        np.argsort(-counts, kind="stable"),
-        base_lm="tiny",
-        prompt=PromptConfig(max_history=5),
-    )
+    save_setup(folder, make_tiny_setup(n_items=N_ITEMS, level_sizes=(4, 4, 4), seed=1), toy_dataset())
     return folder
 
 
