@@ -6,7 +6,6 @@ Real tiny random LMs (Qwen2, Llama, and Qwen3 for the generic path), a few hundr
 from __future__ import annotations
 
 import itertools
-import random
 from typing import Literal
 
 import pytest
@@ -17,22 +16,8 @@ from model.generate import make_generator
 from model.generate.base import ScoredItem
 from model.generate.hf_beam import HFBeamGenerator, shared_prefix_unsupported
 from model.generate.reference import HFGenerateReference, brute_force_scores, brute_force_top_k
-from model.prompts import PromptBuilder
 from tests.conftest import TinySetup, make_tiny_setup
-
-TOL = 1e-4
-
-
-def _prompts(setup: TinySetup, n: int, seed: int) -> list[list[int]]:
-    rng = random.Random(seed)
-    builder = PromptBuilder(setup.tokenizer, setup.codes, setup.vocab, max_history=8)
-    return [builder.ids([rng.randrange(setup.codes.n_items) for _ in range(rng.randint(1, 10))]) for _ in range(n)]
-
-
-def _assert_same(ours: list[ScoredItem], ref: list[ScoredItem]) -> None:
-    assert [r.item for r in ours] == [r.item for r in ref]
-    for a, b in zip(ours, ref, strict=True):
-        assert abs(a.score - b.score) < TOL, (a, b)
+from tests.generate_helpers import TOL, assert_same_ranking, random_prompts
 
 
 def _assert_valid(result: list[ScoredItem], setup: TinySetup, k: int) -> None:
@@ -45,28 +30,28 @@ def _assert_valid(result: list[ScoredItem], setup: TinySetup, k: int) -> None:
 @pytest.mark.parametrize(("family", "seed"), [("qwen2", 0), ("qwen2", 1), ("llama", 2), ("llama", 3)])
 def test_matches_hf_generate_reference(family: str, seed: int) -> None:
     setup = make_tiny_setup(n_items=300, family=family, seed=seed)
-    prompts = _prompts(setup, 6, seed)
+    prompts = random_prompts(setup, 6, seed)
     k, width = 10, 12
     ours = HFBeamGenerator(setup.model, setup.trie, beam_width=width, batch_size=4).top_k(prompts, k)
     ref = HFGenerateReference(setup.model, setup.trie, beam_width=width, batch_size=1).top_k(prompts, k)
     for o, r in zip(ours, ref, strict=True):
         _assert_valid(o, setup, k)
-        _assert_same(o, r)
+        assert_same_ranking(o, r)
 
 
 @pytest.mark.parametrize(("family", "seed"), [("qwen2", 4), ("llama", 5)])
 def test_wide_beam_equals_brute_force(family: str, seed: int) -> None:
     setup = make_tiny_setup(n_items=200, family=family, seed=seed, tie_word_embeddings=False)
-    prompts = _prompts(setup, 3, seed)
+    prompts = random_prompts(setup, 3, seed)
     k = 20
     ours = HFBeamGenerator(setup.model, setup.trie, beam_width=setup.codes.n_items).top_k(prompts, k)
     for prompt, o in zip(prompts, ours, strict=True):
-        _assert_same(o, brute_force_top_k(setup.model, setup.trie, prompt, k))
+        assert_same_ranking(o, brute_force_top_k(setup.model, setup.trie, prompt, k))
 
 
 def test_scores_are_full_vocabulary_log_probs(tiny: TinySetup) -> None:
     """Scores are not renormalised over allowed tokens: all items' probabilities sum to well below 1."""
-    prompt = _prompts(tiny, 1, 0)[0]
+    prompt = random_prompts(tiny, 1, 0)[0]
     full = brute_force_scores(tiny.model, tiny.trie, prompt)
     ours = HFBeamGenerator(tiny.model, tiny.trie, beam_width=tiny.codes.n_items).top_k([prompt], tiny.codes.n_items)[0]
     assert len(ours) == tiny.codes.n_items
@@ -76,20 +61,20 @@ def test_scores_are_full_vocabulary_log_probs(tiny: TinySetup) -> None:
 
 
 def test_generic_path_agrees_with_shared_prefix(tiny: TinySetup) -> None:
-    prompts = _prompts(tiny, 7, 11)
+    prompts = random_prompts(tiny, 7, 11)
     fast = HFBeamGenerator(tiny.model, tiny.trie, beam_width=15, batch_size=3, attention="shared_prefix")
     generic = HFBeamGenerator(tiny.model, tiny.trie, beam_width=15, batch_size=3, attention="generic")
     assert fast.attention == "shared_prefix" and generic.attention == "generic"
     for a, b in zip(fast.top_k(prompts, 15), generic.top_k(prompts, 15), strict=True):
-        _assert_same(a, b)
+        assert_same_ranking(a, b)
 
 
 def test_batching_and_padding_do_not_change_results(tiny: TinySetup) -> None:
-    prompts = _prompts(tiny, 9, 12)
+    prompts = random_prompts(tiny, 9, 12)
     gen = HFBeamGenerator(tiny.model, tiny.trie, beam_width=10, batch_size=9)
     alone = [gen.top_k([p], 10)[0] for p in prompts]
     for a, b in zip(gen.top_k(prompts, 10), alone, strict=True):
-        _assert_same(a, b)
+        assert_same_ranking(a, b)
 
 
 def test_auto_picks_generic_for_unsupported_layout() -> None:
@@ -116,11 +101,11 @@ def test_auto_picks_generic_for_unsupported_layout() -> None:
     with pytest.raises(UserError, match="cannot run this model"):
         HFBeamGenerator(model, trie, attention="shared_prefix")
     prompt = tok("User history: <a_1><b_2><c_3><d_4> Next item:", add_special_tokens=False)["input_ids"]
-    _assert_same(gen.top_k([prompt], 10)[0], brute_force_top_k(model, trie, prompt, 10))
+    assert_same_ranking(gen.top_k([prompt], 10)[0], brute_force_top_k(model, trie, prompt, 10))
 
 
 def test_bf16_runs_and_mostly_agrees(tiny: TinySetup) -> None:
-    prompts = _prompts(tiny, 4, 13)
+    prompts = random_prompts(tiny, 4, 13)
     fp32 = HFBeamGenerator(tiny.model, tiny.trie, beam_width=20).top_k(prompts, 20)
     bf16_gen = HFBeamGenerator(tiny.model, tiny.trie, beam_width=20, dtype="bfloat16")
     assert bf16_gen.model.dtype == torch.bfloat16 and tiny.model.dtype == torch.float32  # caller's model untouched
@@ -132,22 +117,22 @@ def test_bf16_runs_and_mostly_agrees(tiny: TinySetup) -> None:
 
 def test_k_beyond_catalogue_returns_every_item_ranked() -> None:
     setup = make_tiny_setup(n_items=20, level_sizes=(3, 3, 3), seed=9)
-    prompt = _prompts(setup, 1, 9)[0]
+    prompt = random_prompts(setup, 1, 9)[0]
     result = HFBeamGenerator(setup.model, setup.trie).top_k([prompt], 50)[0]
-    _assert_same(result, brute_force_top_k(setup.model, setup.trie, prompt, 20))
+    assert_same_ranking(result, brute_force_top_k(setup.model, setup.trie, prompt, 20))
 
 
 def test_small_first_level_leaves_no_empty_results() -> None:
     """A first level with fewer codes than the beam width: the empty slots never surface as results."""
     setup = make_tiny_setup(n_items=60, level_sizes=(2, 8, 8), seed=10)
-    prompts = _prompts(setup, 2, 10)
+    prompts = random_prompts(setup, 2, 10)
     exact = [brute_force_top_k(setup.model, setup.trie, p, 5) for p in prompts]
     attention: Literal["shared_prefix", "generic"]
     for attention in ("shared_prefix", "generic"):
         gen = HFBeamGenerator(setup.model, setup.trie, beam_width=30, attention=attention)
         for best, result in zip(exact, gen.top_k(prompts, 30), strict=True):
             _assert_valid(result, setup, 30)
-            _assert_same(result[:5], best)
+            assert_same_ranking(result[:5], best)
 
 
 def test_argument_errors(tiny: TinySetup) -> None:

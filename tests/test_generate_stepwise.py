@@ -5,7 +5,6 @@ It must give the transformers backend's and brute force's results: same items, s
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,14 +12,11 @@ import numpy.typing as npt
 import pytest
 import torch
 
-from model.generate.base import ScoredItem
 from model.generate.hf_beam import HFBeamGenerator
 from model.generate.reference import brute_force_top_k
 from model.generate.stepwise import NextTokenScorer, ScoreRequest, stepwise_top_k
-from model.prompts import PromptBuilder
 from tests.conftest import TinySetup, make_tiny_setup
-
-TOL = 1e-4
+from tests.generate_helpers import assert_same_ranking, random_prompts
 
 
 def hf_scorer(model: torch.nn.Module) -> tuple[list[int], NextTokenScorer]:
@@ -39,38 +35,26 @@ def hf_scorer(model: torch.nn.Module) -> tuple[list[int], NextTokenScorer]:
     return calls, score
 
 
-def _prompts(setup: TinySetup, n: int, seed: int) -> list[list[int]]:
-    rng = random.Random(seed)
-    builder = PromptBuilder(setup.tokenizer, setup.codes, setup.vocab, max_history=6)
-    return [builder.ids([rng.randrange(setup.codes.n_items) for _ in range(rng.randint(1, 6))]) for _ in range(n)]
-
-
-def _assert_same(ours: list[ScoredItem], ref: list[ScoredItem]) -> None:
-    assert [r.item for r in ours] == [r.item for r in ref]
-    for a, b in zip(ours, ref, strict=True):
-        assert abs(a.score - b.score) < TOL, (a, b)
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_matches_transformers_backend(seed: int) -> None:
     setup = make_tiny_setup(n_items=120, level_sizes=(6, 6, 6), seed=seed)
-    prompts = _prompts(setup, 3, seed)
+    prompts = random_prompts(setup, 3, seed, max_history=6, max_len=6)
     calls, score = hf_scorer(setup.model)
     ours = stepwise_top_k(prompts, setup.trie, 8, 10, score)
     ref = HFBeamGenerator(setup.model, setup.trie, beam_width=10).top_k(prompts, 8)
     for o, r in zip(ours, ref, strict=True):
         assert len({x.item for x in o}) == 8
-        _assert_same(o, r)
+        assert_same_ranking(o, r)
     assert calls[0] == 3 and len(calls) == setup.trie.n_levels  # one request per live beam, one call per level
     assert all(c <= 3 * 10 for c in calls)
 
 
 def test_wide_beam_equals_brute_force() -> None:
     setup = make_tiny_setup(n_items=60, level_sizes=(4, 4, 4), seed=2)
-    prompt = _prompts(setup, 1, 2)[0]
+    prompt = random_prompts(setup, 1, 2, max_history=6, max_len=6)[0]
     _, score = hf_scorer(setup.model)
     ours = stepwise_top_k([prompt], setup.trie, 60, 60, score)[0]
-    _assert_same(ours, brute_force_top_k(setup.model, setup.trie, prompt, 60))
+    assert_same_ranking(ours, brute_force_top_k(setup.model, setup.trie, prompt, 60))
 
 
 def test_a_scorer_that_drops_requests_is_an_error(tiny: TinySetup) -> None:

@@ -8,7 +8,6 @@ for `logprob_token_ids`, so the split-request path runs. A second catalogue reus
 from __future__ import annotations
 
 import itertools
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,11 +24,10 @@ from model.generate.base import ScoredItem
 from model.generate.hf_beam import HFBeamGenerator
 from model.generate.reference import HFGenerateReference, brute_force_scores, brute_force_top_k
 from model.generate.vllm_backend import VLLMEngine, VLLMEngineConfig, VLLMGenerator
-from model.prompts import PromptBuilder
 from tests.conftest import TinySetup, make_tiny_setup
+from tests.generate_helpers import TOL, assert_same_ranking, random_prompts
 
 pytestmark = pytest.mark.vllm
-TOL = 1e-4
 LEVELS = (160, 8, 8)
 
 
@@ -55,18 +53,6 @@ def _other_trie(setup: TinySetup, n_items: int, seed: int) -> CodeTrie:
     return CodeTrie.build(codes, CodeVocab.from_tokenizer(setup.tokenizer, sizes))
 
 
-def _prompts(setup: TinySetup, n: int, seed: int) -> list[list[int]]:
-    rng = random.Random(seed)
-    builder = PromptBuilder(setup.tokenizer, setup.codes, setup.vocab, max_history=8)
-    return [builder.ids([rng.randrange(setup.codes.n_items) for _ in range(rng.randint(1, 10))]) for _ in range(n)]
-
-
-def _assert_same(ours: list[ScoredItem], ref: list[ScoredItem]) -> None:
-    assert [r.item for r in ours] == [r.item for r in ref]
-    for a, b in zip(ours, ref, strict=True):
-        assert abs(a.score - b.score) < TOL, (a, b)
-
-
 def _assert_valid(result: list[ScoredItem], n_items: int, k: int) -> None:
     items = [r.item for r in result]
     assert len(items) == k and len(set(items)) == k
@@ -80,30 +66,30 @@ def test_first_level_needs_split_requests(setup: TinySetup) -> None:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_matches_transformers_backend_and_hf_generate(setup: TinySetup, engine: VLLMEngine, seed: int) -> None:
-    prompts = _prompts(setup, 6, seed)
+    prompts = random_prompts(setup, 6, seed)
     k, width = 10, 12
     ours = VLLMGenerator(engine, setup.trie, beam_width=width).top_k(prompts, k)
     fast = HFBeamGenerator(setup.model, setup.trie, beam_width=width).top_k(prompts, k)
     ref = HFGenerateReference(setup.model, setup.trie, beam_width=width, batch_size=1).top_k(prompts, k)
     for o, f, r in zip(ours, fast, ref, strict=True):
         _assert_valid(o, setup.codes.n_items, k)
-        _assert_same(o, f)
-        _assert_same(o, r)
+        assert_same_ranking(o, f)
+        assert_same_ranking(o, r)
 
 
 @pytest.mark.parametrize("seed", [2, 3])
 def test_wide_beam_equals_brute_force_on_another_catalogue(setup: TinySetup, engine: VLLMEngine, seed: int) -> None:
     trie = _other_trie(setup, 200, seed)
-    prompts = _prompts(setup, 2, seed)
+    prompts = random_prompts(setup, 2, seed)
     ours = VLLMGenerator(engine, trie, beam_width=trie.n_items).top_k(prompts, 20)
     for prompt, o in zip(prompts, ours, strict=True):
         _assert_valid(o, trie.n_items, 20)
-        _assert_same(o, brute_force_top_k(setup.model, trie, prompt, 20))
+        assert_same_ranking(o, brute_force_top_k(setup.model, trie, prompt, 20))
 
 
 def test_every_item_scored_under_the_full_vocabulary(setup: TinySetup, engine: VLLMEngine) -> None:
     """k = the whole catalogue: every item once, each score its brute-force log-prob (not renormalised)."""
-    prompt = _prompts(setup, 1, 4)[0]
+    prompt = random_prompts(setup, 1, 4)[0]
     n = setup.codes.n_items
     ours = VLLMGenerator(engine, setup.trie, beam_width=n).top_k([prompt], n)[0]
     full = brute_force_scores(setup.model, setup.trie, prompt)
@@ -113,10 +99,10 @@ def test_every_item_scored_under_the_full_vocabulary(setup: TinySetup, engine: V
 
 
 def test_batch_equals_one_by_one(setup: TinySetup, engine: VLLMEngine) -> None:
-    prompts = _prompts(setup, 5, 5)
+    prompts = random_prompts(setup, 5, 5)
     gen = VLLMGenerator(engine, setup.trie, beam_width=8)
     for a, b in zip(gen.top_k(prompts, 8), [gen.top_k([p], 8)[0] for p in prompts], strict=True):
-        _assert_same(a, b)
+        assert_same_ranking(a, b)
 
 
 def test_argument_errors(setup: TinySetup, engine: VLLMEngine, tmp_path: Path) -> None:
@@ -139,6 +125,6 @@ def test_argument_errors(setup: TinySetup, engine: VLLMEngine, tmp_path: Path) -
 def test_make_generator_builds_vllm_backend(setup: TinySetup, engine: VLLMEngine) -> None:
     gen = make_generator("vllm", engine, setup.trie, beam_width=4)
     assert isinstance(gen, VLLMGenerator) and gen.engine is engine
-    prompt = _prompts(setup, 1, 6)[0]
+    prompt = random_prompts(setup, 1, 6)[0]
     ref = HFBeamGenerator(setup.model, setup.trie, beam_width=4).top_k([prompt], 4)[0]
-    _assert_same(gen.top_k([prompt], 4)[0], ref)
+    assert_same_ranking(gen.top_k([prompt], 4)[0], ref)
