@@ -3,6 +3,9 @@
 Not a test. One run, one model, one set of prompts: users/s for each backend at each K (beam width W = K), the
 speed-up over the LC-Rec way (by wall time, best of --reps, and by process CPU time, which a busy shared machine
 disturbs less), and single-user latency p50/p95; prints a table and writes JSON.
+The LC-Rec way is LC-Rec's own evaluation (github.com/zhengbw0324/LC-Rec, test.py + run_test.sh: `generate` with
+num_beams = num_return_sequences = 20, prefix_allowed_tokens_fn, --test_batch_size 1), row `lcrec`; `lcrec-batched`
+is the same call on --batch-size users at once, a stricter reference the table also prints.
 The catalogue is random unique codes (default 4,344 items = Amazon Scientific, 4 levels x 256) unless --codes points
 at a saved ItemCodes directory. The model is a tiny random Qwen2 unless --model gives a local HF model directory.
 On a small shared CPU pass --threads 1: with several intra-op threads every small op waits for busy cores, which
@@ -45,7 +48,14 @@ from model.prompts import PromptBuilder
 # name -> factory(model, trie, width, args) -> Generator
 Factory = Callable[[Any, CodeTrie, int, argparse.Namespace], Generator]
 BACKENDS: dict[str, Factory] = {
-    "lcrec": lambda m, t, w, a: HFGenerateReference(m, t, beam_width=w, batch_size=a.batch_size, pad_token_id=a.pad),
+    # (a) the LC-Rec way as LC-Rec's run_test.sh runs it (one user per generate call, num_beams = K) ...
+    "lcrec": lambda m, t, w, a: HFGenerateReference(
+        m, t, beam_width=w, batch_size=a.lcrec_batch_size, pad_token_id=a.pad
+    ),
+    # ... and batched like ours (--batch-size users per call), the stricter comparison.
+    "lcrec-batched": lambda m, t, w, a: HFGenerateReference(
+        m, t, beam_width=w, batch_size=a.batch_size, pad_token_id=a.pad
+    ),
     "ours-fp32": lambda m, t, w, a: HFBeamGenerator(
         m, t, beam_width=w, dtype="float32", batch_size=a.batch_size, pad_token_id=a.pad
     ),
@@ -108,8 +118,11 @@ def main() -> None:
     p.add_argument("--users", type=int, default=64)
     p.add_argument("--history", type=int, default=20)
     p.add_argument("--ks", default="20,50")
-    p.add_argument("--backends", default="lcrec,ours-fp32,ours-bf16")
-    p.add_argument("--batch-size", type=int, default=16, help="users per forward batch")
+    p.add_argument("--backends", default="lcrec,lcrec-batched,ours-fp32,ours-bf16")
+    p.add_argument("--batch-size", type=int, default=32, help="users per forward batch (ours, lcrec-batched)")
+    p.add_argument(
+        "--lcrec-batch-size", type=int, default=1, help="users per generate call of the lcrec row (LC-Rec's script: 1)"
+    )
     p.add_argument("--latency-users", type=int, default=16, help="single-user calls for p50/p95")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     p.add_argument("--reps", type=int, default=3, help="timed repetitions per backend (best counts)")
@@ -173,20 +186,25 @@ def main() -> None:
             }
         )
     for row in rows:
-        base = next((r for r in rows if r["backend"] == "lcrec" and r["k"] == row["k"]), None)
-        row["speedup_vs_lcrec"] = row["users_per_s"] / base["users_per_s"] if base else None
-        row["cpu_speedup_vs_lcrec"] = row["users_per_cpu_s"] / base["users_per_cpu_s"] if base else None
+        for ref, suffix in (("lcrec", ""), ("lcrec-batched", "_batched")):
+            base = next((r for r in rows if r["backend"] == ref and r["k"] == row["k"]), None)
+            row[f"speedup_vs_lcrec{suffix}"] = row["users_per_s"] / base["users_per_s"] if base else None
+            row[f"cpu_speedup_vs_lcrec{suffix}"] = row["users_per_cpu_s"] / base["users_per_cpu_s"] if base else None
 
     print(
-        f"\n{'backend':<20}{'K=W':>5}{'users/s':>10}{'x LC-Rec':>10}{'users/cpu-s':>13}{'x LC-Rec':>10}"
-        f"{'p50 ms':>9}{'p95 ms':>9}"
+        f"\n{'backend':<16}{'K=W':>5}{'users/s':>10}{'x LC-Rec':>10}{'x batched':>11}{'users/cpu-s':>13}"
+        f"{'x LC-Rec':>10}{'x batched':>11}{'p50 ms':>9}{'p95 ms':>9}"
     )
+
+    def ratio(value: float | None) -> str:
+        return f"{value:.1f}" if value else "-"
+
     for row in rows:
-        ratio = f"{row['speedup_vs_lcrec']:.1f}" if row["speedup_vs_lcrec"] else "-"
-        cpu_ratio = f"{row['cpu_speedup_vs_lcrec']:.1f}" if row["cpu_speedup_vs_lcrec"] else "-"
         print(
-            f"{row['backend']:<20}{row['k']:>5}{row['users_per_s']:>10.2f}{ratio:>10}"
-            f"{row['users_per_cpu_s']:>13.2f}{cpu_ratio:>10}{row['latency_p50_ms']:>9.1f}{row['latency_p95_ms']:>9.1f}"
+            f"{row['backend']:<16}{row['k']:>5}{row['users_per_s']:>10.2f}{ratio(row['speedup_vs_lcrec']):>10}"
+            f"{ratio(row['speedup_vs_lcrec_batched']):>11}{row['users_per_cpu_s']:>13.2f}"
+            f"{ratio(row['cpu_speedup_vs_lcrec']):>10}{ratio(row['cpu_speedup_vs_lcrec_batched']):>11}"
+            f"{row['latency_p50_ms']:>9.1f}{row['latency_p95_ms']:>9.1f}"
         )
     meta = {
         "model": args.model or f"tiny-{args.family} hidden={args.hidden} layers={args.layers} (random init)",
@@ -197,6 +215,7 @@ def main() -> None:
         "history": args.history,
         "mean_prompt_tokens": float(np.mean([len(p) for p in prompts])),
         "batch_size": args.batch_size,
+        "lcrec_batch_size": args.lcrec_batch_size,
         "torch_threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
         "cuda": torch.cuda.is_available(),

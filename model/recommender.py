@@ -23,7 +23,7 @@ class Recommender:
         backend: Backend = "auto",
         dtype: str = "float32",
         beam_width: int | None = None,
-        batch_size: int = 16,
+        batch_size: int = 32,
     ) -> None:
         self.artifact = artifact
         self.backend = resolve_backend(backend)

@@ -60,7 +60,7 @@ class HFBeamGenerator(Generator):
         trie: CodeTrie,
         beam_width: int | None = None,
         dtype: str | None = None,
-        batch_size: int = 16,
+        batch_size: int = 32,
         attention: Attention = "auto",
         pad_token_id: int = 0,
     ) -> None:

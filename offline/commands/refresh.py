@@ -32,7 +32,7 @@ def refresh(
     backend: Annotated[str, typer.Option(help="Generator: auto, transformers or vllm.")] = "auto",
     dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "float32",
     beam_width: Annotated[int | None, typer.Option(help="Beam width W >= k (default: k).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Prompts per generator batch.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Prompts per generator batch.")] = 32,
     lock_ttl: Annotated[float, typer.Option(help="Seconds before a dead run's lock expires.")] = 120.0,
     wait_lock: Annotated[float, typer.Option(help="Seconds to wait for another run's lock.")] = 0.0,
     grace: Annotated[float, typer.Option(help="Seconds between the flip and removing old versions.")] = 2.0,

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The aligned LM's quality table: for each reference dataset, the `tiny` preset with every alignment task, and the
+# ablations (codes from tokenization without the alignment loss, no textual tasks, no negative sampling), all trained
+# for the same number of epochs with the same validation users for model selection, then ranked side by side with
+# Popularity and SASRec in ONE `evaluate` run per dataset (test split, seen items kept, beam 20).
+# Needs SASRec and both tokenizers: run scripts/quality_baselines.sh and scripts/quality_tokenizer.sh with the same
+# WORK_DIR first. A finished model (its meta.json exists) is not retrained; delete its folder to redo it.
+#   usage: scripts/quality_lm.sh [WORK_DIR] [EPOCHS] [DATASETS]
+#   defaults: runs/quality, 6, "movielens-100k amazon-scientific amazon-beauty"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK="${1:-runs/quality}"
+EPOCHS="${2:-6}"
+DATASETS="${3:-movielens-100k amazon-scientific amazon-beauty}"
+GENREC="${GENREC:-.venv/bin/genrec}"
+EVAL_USERS="${EVAL_USERS:-1000}"
+export GENREC_THREADS="${GENREC_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+
+train() {  # DATASET NAME [train options...]
+  local d=$1 name=$2; shift 2
+  if [ -f "$WORK/models/$d/$name/meta.json" ]; then echo "have $d/$name"; return; fi
+  $GENREC --work-dir "$WORK" train "$d" --preset tiny --epochs "$EPOCHS" --eval-users "$EVAL_USERS" \
+    --out "$WORK/models/$d/$name" "$@"
+}
+
+for d in $DATASETS; do
+  models="popularity,sasrec,lm:lm-tiny"
+  train "$d" lm-tiny
+  if [ "$d" != amazon-beauty ]; then  # Beauty has no item text: no alignment loss and no textual tasks to remove
+    train "$d" lm-tiny-noalign --no-align
+    train "$d" lm-tiny-notext --no-textual
+    models+=",lm:lm-tiny-noalign,lm:lm-tiny-notext"
+  fi
+  train "$d" lm-tiny-noneg --no-negatives
+  models+=",lm:lm-tiny-noneg"
+  $GENREC --work-dir "$WORK" evaluate "$d" --models "$models" --keep-seen
+done
+echo "reports: $WORK/reports/"
