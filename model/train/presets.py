@@ -37,6 +37,7 @@ class Preset:
     intermediate: int = 512
     lora: bool = False
     lora_rank: int = 16
+    code_init: str = "random"  # from-scratch LMs: "codebook" starts code tokens from the tokenizer's codebooks
 
 
 PRESETS: dict[str, Preset] = {
@@ -59,10 +60,15 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str, bf16: bool | None = None) -> Preset:
+CODE_INITS = ("random", "codebook")
+
+
+def get_preset(name: str, bf16: bool | None = None, code_init: str | None = None) -> Preset:
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    preset = PRESETS[name]
+    if code_init is not None and code_init not in CODE_INITS:
+        raise UserError(f"code_init must be one of {', '.join(CODE_INITS)}; got {code_init!r}")
+    preset = PRESETS[name] if code_init is None else replace(PRESETS[name], code_init=code_init)
     use_bf16 = (preset.bf16_default and bf16_supported()) if bf16 is None else bf16
     return replace(preset, train=replace(preset.train, bf16=use_bf16))
 
@@ -95,9 +101,19 @@ def build_lm(
             seed=seed,
         )
         vocab = add_code_tokens(model, tokenizer, codes.level_sizes, mean_resizing=False)
+        init = "random init"
+        if preset.code_init == "codebook" and tokenizer_dir is not None:
+            from model.train.code_init import apply_rows, codebook_rows
+
+            embeddings: Any = model.get_input_embeddings()
+            norm = float(embeddings.weight.detach().norm(dim=1).mean())
+            rows = codebook_rows(tokenizer_dir, preset.hidden, norm, seed=seed)
+            if rows is not None:
+                apply_rows(model, vocab, rows)
+                init = f"code tokens from {tokenizer_dir.name}'s codebooks (seeded Gaussian map)"
         note = (
             f"from scratch: llama {preset.layers} layers, hidden {preset.hidden}, local BPE {len(tokenizer)} tokens "
-            "incl. code tokens (random init)"
+            f"incl. code tokens ({init})"
         )
         return BuiltLM(model.train(), tokenizer, vocab, "tiny", note)
     if tokenizer_dir is None or not (tokenizer_dir / "lm" / "config.json").is_file():
