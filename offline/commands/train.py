@@ -6,8 +6,9 @@ align` picks the `-noalign` folder, the ablation of tokenization without the ali
 random` trains without a tokenizer folder (random unique codes, named as such in the artifact). Task switches: --no-
 textual, --no-query, --no-negatives, --sampler. Writes the artifact to
 `<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-noneg]/` (or --out), checkpoints to
-`<work_dir>/checkpoints/<DATASET>/<same name>/`; `--resume` continues a killed run. Prints the validation metrics and
-the model version (the artifact's content hash) on stdout. `lm_scorer` is what `genrec evaluate --models lm:<name or
+`<work_dir>/checkpoints/<DATASET>/<the artifact folder's name>/` (so two runs with different --out never share one);
+`--resume` continues a killed run. Prints the validation metrics and the model version (the artifact's content hash)
+on stdout. `lm_scorer` is what `genrec evaluate --models lm:<name or
 folder>` uses to rank with a saved artifact. Bad inputs exit with code 2 and say what to run.
 """
 
@@ -86,6 +87,10 @@ def train(
         bool | None, typer.Option("--bf16/--fp32", help="bf16 autocast; default: on where the CPU supports it.")
     ] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop training after this many minutes.")] = None,
+    code_init: Annotated[
+        str | None,
+        typer.Option(help="From-scratch presets: code-token rows 'random' or from the tokenizer's 'codebook'."),
+    ] = None,
     eval_users: Annotated[int, typer.Option(min=1, help="Validation users sampled for model selection.")] = 500,
     beam: Annotated[int, typer.Option(min=1, help="Beam width of validation generation.")] = 20,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
@@ -99,7 +104,7 @@ def train(
         torch.set_num_threads(settings.threads)
     if sampler not in KINDS:
         raise typer.BadParameter(f"{sampler!r} is not one of {', '.join(KINDS)}", param_hint="--sampler")
-    chosen = get_preset(preset, bf16)
+    chosen = get_preset(preset, bf16, code_init)
     overrides: dict[str, Any] = {"seed": settings.seed}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("max_minutes", max_minutes)):
         if value is not None:
@@ -139,12 +144,15 @@ def train(
         preset=chosen,
         mixture=mixture,
         out=target,
-        checkpoint_dir=settings.work_dir / "checkpoints" / data.name / name,
+        checkpoint_dir=settings.work_dir / "checkpoints" / data.name / target.name,  # one per artifact folder
         resume=resume,
         eval_users=eval_users,
         beam=beam,
         seed=settings.seed,
-        extra={"command": f"genrec train {dataset} --preset {preset}" + (" --no-align" if no_align else "")},
+        extra={
+            "command": f"genrec train {dataset} --preset {preset}" + (" --no-align" if no_align else ""),
+            "code_init": chosen.code_init,
+        },
     )
     result = run_job(job)
     for note in result.notes:
