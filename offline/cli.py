@@ -77,7 +77,17 @@ def _register() -> None:
 
     Safe to call more than once (tests build the app too): commands already registered are skipped.
     """
-    from offline.commands import demo, evaluate, prepare, refresh, serve, train, train_sasrec, train_tokenizer
+    from offline.commands import (
+        bootstrap,
+        demo,
+        evaluate,
+        prepare,
+        refresh,
+        serve,
+        train,
+        train_sasrec,
+        train_tokenizer,
+    )
 
     commands: dict[str, Callable[..., Any]] = {
         "prepare": prepare.prepare,
@@ -88,6 +98,7 @@ def _register() -> None:
         "refresh": refresh.refresh,
         "serve": serve.serve,
         "demo": demo.demo,
+        "bootstrap": bootstrap.bootstrap,
     }
     present = {c.name for c in app.registered_commands}
     for name, function in commands.items():

@@ -48,12 +48,18 @@ class DemoOptions:
     keep_serving: bool
 
 
-def _steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
-    from offline.commands import evaluate, prepare, refresh, train, train_sasrec, train_tokenizer
+def demo_artifact(settings: Settings, dataset: str) -> Path:
+    """Where the demo's LM artifact is written (and where `genrec bootstrap` looks for it)."""
+    return settings.work_dir / "models" / dataset / "lm-tiny"
+
+
+def training_steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
+    """The steps that end with the demo's model artifact: prepare, SASRec, tokenizer, LM fine-tuning."""
+    from offline.commands import prepare, train, train_sasrec, train_tokenizer
 
     settings: Settings = ctx.obj
     work, ds = settings.work_dir, opt.dataset
-    artifact = work / "models" / ds / "lm-tiny"
+    artifact = demo_artifact(settings, ds)
     return [
         Step("prepare", work / "data" / ds / "meta.json", lambda: prepare.prepare(ctx, ds)),
         Step(
@@ -75,10 +81,20 @@ def _steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
                 ctx, ds, preset="tiny", tokenizer=work / "tokenizers" / ds / "tiny", max_minutes=opt.train_minutes
             ),
         ),
+    ]
+
+
+def _steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
+    from offline.commands import evaluate, refresh
+
+    settings: Settings = ctx.obj
+    artifact = demo_artifact(settings, opt.dataset)
+    return [
+        *training_steps(ctx, opt),
         Step(
             "evaluate",
             None,
-            lambda: evaluate.evaluate(ctx, ds, models=f"popularity,sasrec,lm:{artifact}"),
+            lambda: evaluate.evaluate(ctx, opt.dataset, models=f"popularity,sasrec,lm:{artifact}"),
         ),
         Step("refresh (full)", None, lambda: refresh.refresh(ctx, artifact=artifact, mode="full", grace=0.5)),
         Step("serve", None, lambda: _serve(settings, artifact, opt)),
