@@ -1,7 +1,8 @@
 """The OpenAPI document's security part, which depends on the settings: schemes, per-operation requirements and the
 answers the access guard gives (401, 403, 429) before any route runs.
 
-Contract: `install(app, settings)` replaces `app.openapi` with one that builds FastAPI's document once, then adds the
+Contract: `install(app, settings)` replaces `app.openapi` with one that builds FastAPI's document once, then states
+the `user_id` path parameter's pattern for the configured `user_id_format` (a mismatch is 422), adds the
 `ApiKey` (header X-API-Key) and `Bearer` schemes, marks every write operation (all but GET/HEAD) and, with
 `read_auth=key`, the `/users/...` reads as needing either scheme, and documents their 401/403/429 `ErrorBody`
 answers (429 with Retry-After). It knows nothing about how keys are checked (service.auth).
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from service.routes import INT_ID_PATTERN, TOKEN_ID_PATTERN
 from service.settings import ServiceSettings
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
@@ -35,9 +37,20 @@ def _patch(doc: dict[str, Any], settings: ServiceSettings) -> dict[str, Any]:
         }
     )
     keyed = settings.api_keys is not None or settings.read_api_keys is not None
+    user_id = INT_ID_PATTERN if settings.user_id_format == "int" else TOKEN_ID_PATTERN
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
+            for answer in operation.get("responses", {}).values():
+                for media in answer.get("content", {}).values():
+                    schema = media.get("schema", {})
+                    if "$ref" in schema:  # a Response subclass adds {"type": "string"} beside the model's $ref
+                        media["schema"] = {"$ref": schema["$ref"]}
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("name") == "user_id" and parameter.get("in") == "path":
+                    parameter["schema"] = {"type": "string", "pattern": f"^{user_id}$", "title": "User Id"}
             write = method.upper() not in ("GET", "HEAD")
+            if write and "requestBody" in operation:
+                _cap_list_body(operation["requestBody"], settings.max_events_per_post)
             responses = operation.setdefault("responses", {})
             if write:
                 responses["429"] = _error(
@@ -50,6 +63,14 @@ def _patch(doc: dict[str, Any], settings: ServiceSettings) -> dict[str, Any]:
                 if write:
                     responses["403"] = _error("A read-only API key on a write route")
     return doc
+
+
+def _cap_list_body(body: dict[str, Any], cap: int) -> None:
+    """The events body's list form holds at most `max_events_per_post` events (more is 413)."""
+    for media in body.get("content", {}).values():
+        for branch in media.get("schema", {}).get("anyOf", ()):
+            if branch.get("type") == "array":
+                branch["maxItems"] = min(cap, branch.get("maxItems", cap))
 
 
 def install(app: FastAPI, settings: ServiceSettings) -> None:
