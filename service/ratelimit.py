@@ -55,7 +55,9 @@ class RateLimiter:
         self._window_ms = str(window_s * 1000).encode()
 
     async def hit(self, scope: Scope, client: str) -> int | None:
-        services = scope["app"].state.services
+        services = getattr(scope["app"].state, "services", None)
+        if services is None:  # no lifespan has run (yet): nothing to count with
+            return None
         key = self.keys.rate(client_key_part(client))
         try:
             count, ttl_ms = await services.client.eval(_SCRIPT, 1, key, self._window_ms)

@@ -6,9 +6,6 @@ reached. Budget: `tests.fuzz_budget.examples` per operation (GENREC_FUZZ_EXAMPLE
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,23 +13,17 @@ from pathlib import Path
 import pytest
 import redis
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 
 from model.cache.keys import KeySchema
 from service.app import create_app
 from service.settings import ServiceSettings
 from tests.fuzz_budget import examples
+from tests.live_server import uvicorn_thread
 from tests.redis_fixtures import REDIS_URL
 from tests.service_fixtures import fill_cache, save_toy_artifact, settings_for
 
 API_KEY = "fuzz-" + uuid.uuid4().hex
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +33,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     client = redis.Redis.from_url(REDIS_URL)
     fill_cache(client, keys, model_version="mv-fuzz")
     app = create_app(settings_for(artifact, keys, api_keys=API_KEY, rate_limit_events=0, live_deadline_ms=5_000))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(600):
-        if server.started:
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("uvicorn did not start")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_thread(app) as url:
+        yield url
     stale = list(client.scan_iter(match=keys.prefix + ":*"))
     if stale:
         client.unlink(*stale)
