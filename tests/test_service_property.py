@@ -6,8 +6,10 @@ user ids and query strings, never get a 5xx; every refusal is an `ErrorBody` nam
 from __future__ import annotations
 
 import json
+import struct
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,8 +40,15 @@ FUZZ = settings(
 )
 
 
+@dataclass
+class Served:
+    http: httpx.Client
+    keys: KeySchema
+    redis: redis.Redis
+
+
 @pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     artifact: Path = save_toy_artifact(tmp_path_factory)
     keys = KeySchema(prefix="t" + uuid.uuid4().hex[:12])
     direct = redis.Redis.from_url(REDIS_URL)
@@ -57,11 +66,16 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
         uvicorn_thread(create_app(settings_)) as url,
         httpx.Client(base_url=url, headers={"X-API-Key": API_KEY}, timeout=30) as client,
     ):
-        yield client
+        yield Served(client, keys, direct)
     stale = list(direct.scan_iter(match=keys.prefix + ":*"))
     if stale:
         direct.unlink(*stale)
     direct.close()
+
+
+@pytest.fixture(scope="module")
+def http(served: Served) -> httpx.Client:
+    return served.http
 
 
 def _refusal(r: httpx.Response, allowed: set[int]) -> None:
@@ -155,3 +169,34 @@ def test_unknown_paths_and_methods_answer_error_bodies(http: httpx.Client) -> No
     r = http.put("/users/1/events", json={"item": KNOWN[0]})
     assert r.status_code == 405 and r.headers["allow"] == "POST"
     assert ErrorBody.model_validate_json(r.content).detail[0].field == "method"
+
+
+@st.composite
+def cached_blobs(draw: st.DrawFn) -> bytes:
+    """Well-framed lists (any ids, even beyond the catalogue; any float16 bits, NaN and inf included), foreign
+    bytes, or valid lists cut short."""
+    width = draw(st.sampled_from([2, 3, 4]))
+    count = draw(st.integers(0, 60))
+    ids = b"".join(draw(st.integers(0, (1 << (8 * width)) - 1)).to_bytes(width, "little") for _ in range(count))
+    framed = struct.pack("<2sBBHI", b"GR", 1, width, count, draw(st.integers(0, 2**32 - 1)))
+    framed += ids + draw(st.binary(min_size=2 * count, max_size=2 * count))
+    return draw(st.one_of(st.just(framed), st.binary(max_size=200), st.just(framed[: draw(st.integers(0, 30))])))
+
+
+@FUZZ
+@given(blob=cached_blobs(), events=st.lists(st.binary(max_size=20), max_size=3))
+def test_any_bytes_in_the_cache_are_served_or_treated_as_a_miss(
+    served: Served, blob: bytes, events: list[bytes]
+) -> None:
+    """Whatever a bad writer left under a user's keys, the answer is a valid page of catalogue items, never a 5xx."""
+    served.redis.set(served.keys.recs("v1", "3"), blob)
+    history = served.keys.history("3")
+    served.redis.delete(history)
+    if events:
+        served.redis.rpush(history, *events)
+    r = served.http.get("/users/3/recommendations", params={"k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["source"] in {"cache", "popular"} and len(body["items"]) == 5
+    assert all(item["id"] in KNOWN for item in body["items"])
+    assert all(item["score"] is None or isinstance(item["score"], float) for item in body["items"])
