@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from model.cache.keys import KeySchema
 from service.app import create_app
 from service.settings import ServiceSettings
-from tests.fuzz_budget import examples
+from tests.fuzz_budget import examples, record
 from tests.live_server import uvicorn_thread
 from tests.redis_fixtures import REDIS_URL
 from tests.service_fixtures import fill_cache, save_toy_artifact, settings_for
@@ -68,4 +68,5 @@ schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
 )
 def test_api(case: schemathesis.Case, base_url: str) -> None:
-    case.call_and_validate(base_url=base_url, headers={"X-API-Key": API_KEY}, timeout=30)
+    response = case.call_and_validate(base_url=base_url, headers={"X-API-Key": API_KEY}, timeout=30)
+    record(f"{case.operation.label} -> {response.status_code}")
