@@ -63,10 +63,11 @@ class ServiceSettings(BaseSettings):
     read_auth: Literal["public", "key"] = Field(
         default="public", description="GET recommendations: public, or only with a read or write key."
     )
+    # A write client is usually a product backend posting for all its users: the default is sized for that.
     rate_limit_events: int = Field(
-        default=600, ge=0, le=1_000_000, description="POST events per client per window; 0 = no limit."
+        default=1000, ge=0, le=1_000_000, description="Writes per client per window; 0 = no limit."
     )
-    rate_limit_window_s: int = Field(default=60, ge=1, le=86_400, description="Rate-limit window (fixed, in Redis).")
+    rate_limit_window_s: int = Field(default=1, ge=1, le=86_400, description="Rate-limit window (fixed, in Redis).")
 
     @field_validator("artifact")
     @classmethod
