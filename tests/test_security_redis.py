@@ -239,3 +239,11 @@ def test_refresh_job_over_password_and_tls(
     message = str(result.exception)
     assert "cannot reach Redis at rediss://:***@127.0.0.1" in message and wrong not in message
     assert wrong not in result.output
+
+
+def test_a_bad_redis_url_flag_is_refused_without_echoing_its_password() -> None:
+    _register()
+    secret = "flag-" + uuid.uuid4().hex
+    result = CliRunner().invoke(app, ["--redis-url", f"http://:{secret}@127.0.0.1:6379/0", "refresh", "--help"])
+    assert result.exit_code == 2 and "redis_url" in result.output
+    assert secret not in result.output and ":***@127.0.0.1" in result.output
