@@ -13,12 +13,17 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.redis_url import mask_url
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"  # the read-only datasets beside a developer's checkout
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GENREC_", extra="ignore", validate_default=True)
+    # hide_input_in_errors: a ValidationError would otherwise repeat raw inputs, a Redis password among them
+    model_config = SettingsConfigDict(
+        env_prefix="GENREC_", extra="ignore", validate_default=True, hide_input_in_errors=True
+    )
 
     data_dir: Path | None = Field(
         default=None,
@@ -39,7 +44,7 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"redis_url {value!r} must start with redis://, rediss:// or unix://")
+            raise ValueError(f"redis_url {mask_url(value)!r} must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("data_dir")

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from model.errors import UserError
 from model.logs import configure
+from model.redis_url import mask_url
 from model.settings import Settings
 
 app = typer.Typer(
@@ -67,8 +68,12 @@ def _global(
 
 
 def _validation_message(exc: ValidationError) -> str:
+    def shown(err: Any) -> str:  # a Redis URL may carry a password: never echo it
+        value = err.get("input")
+        return mask_url(value) if isinstance(value, str) and "redis_url" in err["loc"] else value
+
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {shown(err)!r})" for err in exc.errors()
     )
 
 

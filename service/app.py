@@ -5,7 +5,9 @@ whose lifespan, per worker process: loads the model artifact and the catalogue (
 a message naming the folder), loads the LM for live generation (a failure is logged and reported by /readyz; the
 service then answers from the cache and popularity), opens the Redis clients, reads the active cache version and
 keeps re-reading it in the background; at shutdown it stops the poller and the live pool and closes the clients.
-Redis being down at start-up does not stop the app (readiness says so). `uvicorn --factory service.app:create_app`.
+Redis being down at start-up does not stop the app (readiness says so). Requests pass the access guard (API keys,
+the write rate limit: service.auth) before any route; the Redis URL is logged only masked.
+`uvicorn --factory service.app:create_app`.
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from model.artifact import load_artifact
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
 from model.logs import get_logger
-from service import errors, health, routes
+from model.redis_url import mask_url
+from service import errors, health, openapi_doc, routes
+from service.auth import AccessGuard, Keyring
 from service.catalogue import Catalogue
 from service.limits import BodyLimitMiddleware
 from service.live import ItemGenerator, LiveRunner
 from service.metrics import Metrics, MetricsMiddleware, multiprocess_dir
+from service.ratelimit import RateLimiter
 from service.recommend import RecommendPath
 from service.redis_io import ActiveVersion, HotReader
-from service.settings import ServiceSettings
+from service.settings import ServiceSettings, split_keys
 from service.state import Services
 
 log = get_logger(__name__)
@@ -82,7 +87,11 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
     )
     history = HistoryStore(sync_client, keys, max_events=settings.max_events_kept)
     log.info(
-        "service ready", model_version=catalogue.model_version, items=catalogue.n_items, live=generator is not None
+        "service ready",
+        model_version=catalogue.model_version,
+        items=catalogue.n_items,
+        live=generator is not None,
+        redis=mask_url(settings.redis_url),
     )
     return Services(
         settings,
@@ -148,6 +157,30 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     if settings.plain_route:
         app.router.routes.insert(0, routes.fast_route)  # matched before the documented APIRoute of the same path
     app.include_router(health.router)
+    openapi_doc.install(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    keyring, limiter = _guard(settings, metrics)
+    read_keyed = settings.read_auth == "key"
+    # inside the metrics (rejections are counted), before the body limit (an unknown caller's body is never read)
+    app.add_middleware(AccessGuard, keyring=keyring, read_keyed=read_keyed, limiter=limiter, metrics=metrics)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _guard(settings: ServiceSettings, metrics: Metrics) -> tuple[Keyring, RateLimiter | None]:
+    keyring = Keyring(split_keys(settings.api_keys), split_keys(settings.read_api_keys))
+    limiter = None
+    if settings.rate_limit_events:
+        keys = KeySchema(prefix=settings.cache_prefix)
+        limiter = RateLimiter(settings.rate_limit_events, settings.rate_limit_window_s, keys, metrics)
+    if keyring.empty:
+        log.warning("GENREC_API_KEYS is not set: write routes are open (development mode only)", env=settings.env)
+    log.info(
+        "access policy",
+        env=settings.env,
+        read_auth=settings.read_auth,
+        write_keys=len(split_keys(settings.api_keys)),
+        read_keys=len(split_keys(settings.read_api_keys)),
+        rate_limit=f"{settings.rate_limit_events}/{settings.rate_limit_window_s}s" if limiter else "off",
+    )
+    return keyring, limiter

@@ -2,12 +2,14 @@
 
 Contract: `ApiError(status, field, value, message)` is what routes raise for problems they detect themselves
 (non-numeric or unknown user ids, unknown item ids, oversized bodies). `install(app)` registers handlers that turn
-`ApiError`, FastAPI's `RequestValidationError` and `redis.RedisError` into `ErrorBody` JSON (`{"detail": [{"field",
-"value", "message", "loc"}]}`). It knows nothing about the recommend path.
+`ApiError`, FastAPI's `RequestValidationError`, Starlette's `HTTPException` (unknown path 404, wrong method 405; a
+body that cannot even be decoded becomes 422 like any other malformed JSON) and `redis.RedisError` into `ErrorBody`
+JSON (`{"detail": [{"field", "value", "message", "loc"}]}`). It knows nothing about the recommend path.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -15,6 +17,7 @@ import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.logs import get_logger
 
@@ -29,7 +32,11 @@ class ApiError(Exception):
 
 
 def json_response(content: Any, status: int) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+    try:
+        body = orjson.dumps(content)
+    except TypeError:  # an echoed input orjson cannot write (an integer beyond 64 bits): the stdlib can
+        body = json.dumps(content, default=repr).encode()
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def _json_safe(value: Any) -> Any:
@@ -64,7 +71,18 @@ async def _redis_error(request: Request, exc: Exception) -> Response:
     return json_response({"detail": [problem]}, 503)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status, message = exc.status_code, str(exc.detail)
+    field, value = {404: ("path", request.url.path), 405: ("method", request.method)}.get(status, ("request", None))
+    if status == 400 and "parsing the body" in message:  # FastAPI's answer to bytes json.loads cannot decode
+        status, field, message = 422, "body", "body: not valid JSON (the bytes could not be decoded)"
+    problem = {"field": field, "value": value, "message": message, "loc": [field]}
+    return Response(orjson.dumps({"detail": [problem]}), status, exc.headers, media_type="application/json")
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(redis.RedisError, _redis_error)

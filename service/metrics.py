@@ -68,6 +68,15 @@ class Metrics:
             registry=r,
         )
         self.redis_errors = Counter("genrec_redis_errors_total", "Redis errors by operation", ["op"], registry=r)
+        self.rate_limited = Counter(
+            "genrec_rate_limited_total", "Write requests refused by the per-client rate limit (429)", registry=r
+        )
+        self.auth_rejected = Counter(
+            "genrec_auth_rejected_total",
+            "Requests refused for a missing/unknown (401) or read-only (403) key",
+            ["status"],
+            registry=r,
+        )
         self._children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
 
     def observe_request(self, route: str, method: str, status: int, source: str, seconds: float) -> None:

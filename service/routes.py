@@ -29,8 +29,10 @@ from service.schemas import ErrorBody, EventIn, EventsAccepted, Recommendations
 from service.state import Services
 
 router = APIRouter()
-_INT_ID = re.compile(r"[0-9]{1,20}")
-_TOKEN_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
+INT_ID_PATTERN = r"[0-9]{1,20}"
+TOKEN_ID_PATTERN = r"[A-Za-z0-9_.:@\-]{1,128}"
+_INT_ID = re.compile(INT_ID_PATTERN)
+_TOKEN_ID = re.compile(TOKEN_ID_PATTERN)
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "Unknown user or item"},
     422: {"model": ErrorBody, "description": "A parameter is invalid; the body names it and its value"},
@@ -53,12 +55,16 @@ def check_user_id(user_id: str, fmt: str) -> str:
 
 
 def _item_indices(raw_ids: list[str], catalogue: Catalogue, field: str) -> frozenset[int]:
+    """Item ids (repeated and/or comma-separated; empty parts skipped) -> indices; an unknown id is 404, as in
+    events (a well-formed request naming a missing resource)."""
     out = set()
     for raw in raw_ids:
         for part in raw.split(","):
+            if not part:
+                continue
             index = catalogue.item_index.get(part)
             if index is None:
-                raise ApiError(422, field, part, f"{field}: item id {part!r} is not in the catalogue", ["query", field])
+                raise ApiError(404, field, part, f"{field}: item id {part!r} is not in the catalogue", ["query", field])
             out.add(index)
     return frozenset(out)
 
@@ -113,7 +119,7 @@ _QUERY_DOC = [
         "name": "exclude",
         "in": "query",
         "required": False,
-        "description": "Raw item ids not to show (repeatable)",
+        "description": "Raw item ids not to show (repeatable, or comma-separated); an unknown id is 404",
         "schema": {"type": "array", "items": {"type": "string"}, "maxItems": 200},
     },
 ]

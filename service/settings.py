@@ -2,8 +2,9 @@
 
 Contract: `ServiceSettings()` returns a fully validated object or raises a ValidationError naming the variable and
 its value (the app factory turns that into a start-up failure, never a half-configured server). Unsafe values are
-refused here (a missing artifact folder, a deadline of 0, an unknown user-id format). It knows nothing about how the
-settings are used.
+refused here (a missing artifact folder, a deadline of 0, an unknown user-id format, production mode without an API
+key). Secrets (API keys, a Redis password) are `SecretStr` or masked in every message, so a failed start-up never
+prints them. It knows nothing about how the settings are used.
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.cache.keys import KeySchema
+from model.redis_url import mask_url
+
+MIN_KEY_CHARS = 16
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GENREC_", extra="ignore", validate_default=True)
+    # hide_input_in_errors: a ValidationError would otherwise repeat every raw input, API keys and Redis passwords too
+    model_config = SettingsConfigDict(
+        env_prefix="GENREC_", extra="ignore", validate_default=True, hide_input_in_errors=True
+    )
 
     artifact: Path = Field(description="Model artifact folder (save_artifact's output) [GENREC_ARTIFACT].")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis holding the cache.")
@@ -44,6 +51,23 @@ class ServiceSettings(BaseSettings):
         default=True, description="Answer GET recommendations through a plain Starlette route (same code, less work)."
     )
     verify_artifact: bool = Field(default=True, description="Re-hash the artifact files at start-up.")
+    env: Literal["development", "production"] = Field(
+        default="development", description="production refuses to start without GENREC_API_KEYS."
+    )
+    api_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated keys allowed to read and write (events, admin routes)."
+    )
+    read_api_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated keys allowed to read only (403 on write routes)."
+    )
+    read_auth: Literal["public", "key"] = Field(
+        default="public", description="GET recommendations: public, or only with a read or write key."
+    )
+    # A write client is usually a product backend posting for all its users: the default is sized for that.
+    rate_limit_events: int = Field(
+        default=1000, ge=0, le=1_000_000, description="Writes per client per window; 0 = no limit."
+    )
+    rate_limit_window_s: int = Field(default=1, ge=1, le=86_400, description="Rate-limit window (fixed, in Redis).")
 
     @field_validator("artifact")
     @classmethod
@@ -62,5 +86,32 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _redis_url_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"redis_url {value!r} must start with redis://, rediss:// or unix://")
+            raise ValueError(f"redis_url {mask_url(value)!r} must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("api_keys", "read_api_keys")
+    @classmethod
+    def _keys_are_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = split_keys(value)
+        short = sum(len(k) < MIN_KEY_CHARS for k in keys)
+        if not keys or short:
+            # the message counts the bad keys; it never repeats them
+            raise ValueError(f"{len(keys)} key(s) given, {short} shorter than {MIN_KEY_CHARS} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_key(self) -> ServiceSettings:
+        if self.env == "production" and self.api_keys is None:
+            raise ValueError("GENREC_ENV=production needs GENREC_API_KEYS (write routes are never open in production)")
+        if self.read_auth == "key" and self.api_keys is None and self.read_api_keys is None:
+            raise ValueError("GENREC_READ_AUTH=key needs GENREC_API_KEYS or GENREC_READ_API_KEYS")
+        return self
+
+
+def split_keys(value: SecretStr | None) -> list[str]:
+    """The keys of a comma-separated secret, stripped; empty entries dropped."""
+    if value is None:
+        return []
+    return [k.strip() for k in value.get_secret_value().split(",") if k.strip()]

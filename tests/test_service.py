@@ -260,7 +260,6 @@ async def test_validation_errors_name_the_field_and_value(
             ("/users/1/recommendations?offset=-1", "offset", -1),
             ("/users/1/recommendations?k=abc", "k", "abc"),
             ("/users/abc/recommendations", "user_id", "abc"),
-            ("/users/1/recommendations?exclude=nope", "exclude", "nope"),
         ]
         for url, field, value in cases:
             r = await client.get(url)
@@ -271,6 +270,9 @@ async def test_validation_errors_name_the_field_and_value(
 
         r = await client.get("/users/424242/recommendations")
         assert r.status_code == 404 and "424242" in r.json()["detail"][0]["message"]
+        r = await client.get("/users/1/recommendations?exclude=nope")  # an unknown item, as in events: 404
+        assert r.status_code == 404 and r.json()["detail"][0]["field"] == "exclude"
+        assert r.json()["detail"][0]["value"] == "nope"
 
         r = await client.post("/users/1/events", json=[{"item": raw(1)}, {"item": "no-such-item"}])
         assert r.status_code == 404

@@ -15,6 +15,7 @@ Layout, with the default prefix `rec`:
     {rec:dirty}:taken              -> the users an incremental refresh has taken and not yet finished
     rec:lock                       -> the refresh lock (token, with expiry)
     rec:ckpt:<version>             -> the refresh checkpoint of a version in progress (hash)
+    rec:rl:{c:<client>}            -> the service's write count of one client in the current window (with expiry)
 This module knows nothing about what the values contain.
 """
 
@@ -84,3 +85,8 @@ class KeySchema:
 
     def history(self, user: str) -> str:
         return f"{self.prefix}:h:{{u:{check_user_id(user)}}}"
+
+    # per-client keys (the service's rate limit) ---------------------------------------------------------------
+    def rate(self, client: str) -> str:
+        """A client's (key id or address) write counter; refused like a user id if it could break the schema."""
+        return f"{self.prefix}:rl:{{c:{check_user_id(client)}}}"

@@ -116,8 +116,6 @@ def _serve(settings: Settings, artifact: Path, opt: DemoOptions) -> None:
         sys.executable,
         "-m",
         "offline",
-        "--redis-url",
-        settings.redis_url,
         "--work-dir",
         str(settings.work_dir),
         "serve",
@@ -126,7 +124,8 @@ def _serve(settings: Settings, artifact: Path, opt: DemoOptions) -> None:
         "--port",
         str(opt.port),
     ]
-    env = {**os.environ, "GENREC_CACHE_PREFIX": settings.cache_prefix}
+    # the Redis URL (which may hold a password) goes through the environment, never the command line (`ps` shows it)
+    env = {**os.environ, "GENREC_CACHE_PREFIX": settings.cache_prefix, "GENREC_REDIS_URL": settings.redis_url}
     server = subprocess.Popen(cmd, env=env)
     try:
         deadline = time.monotonic() + 120

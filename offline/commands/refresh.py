@@ -13,6 +13,7 @@ import typer
 
 from model.errors import UserError
 from model.logs import get_logger
+from model.redis_url import mask_url
 from model.settings import Settings
 from offline.refresh.job import Mode, RefreshConfig
 
@@ -68,7 +69,7 @@ def refresh(
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise UserError(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+        raise UserError(f"cannot reach Redis at {mask_url(settings.redis_url)}: {exc}") from None
     loaded = load_artifact(artifact)
     recommender = Recommender(loaded, backend=backend, dtype=dtype, beam_width=beam_width, batch_size=batch_size)  # type: ignore[arg-type]
     job = RefreshJob(recommender, CacheStore(client, keys), HistoryStore(client, keys), config)

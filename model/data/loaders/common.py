@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ def iter_lines(path: Path, encoding: str = "utf-8", progress: ProgressFn | None 
                 yield lineno, line.rstrip("\r\n")
                 if progress is not None and lineno % _PROGRESS_EVERY == 0:
                     progress(path.name, raw.tell(), total)
-        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip (a bad block is a zlib.error)
             raise DataFormatError(path, f"cannot read file: {exc}", line=lineno + 1) from None
     if progress is not None:
         progress(path.name, total, total)
@@ -89,7 +90,7 @@ def read_json(path: Path, reject_duplicate_keys: bool = True, progress: Progress
             text = handle.read()
     except UnicodeDecodeError as exc:
         raise DataFormatError(path, f"not valid utf-8 text ({exc.reason})") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataFormatError(path, f"cannot read file: {exc}") from None
     if not text.strip():
         raise DataFormatError(path, "file is empty (expected a JSON object)", line=1)
