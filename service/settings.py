@@ -92,8 +92,8 @@ class ServiceSettings(BaseSettings):
     @field_validator("api_keys", "read_api_keys")
     @classmethod
     def _keys_are_long(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
+        if value is None or not value.get_secret_value().strip():
+            return None  # an empty variable (e.g. compose's `${GENREC_API_KEYS:-}`) means no key configured
         keys = split_keys(value)
         short = sum(len(k) < MIN_KEY_CHARS for k in keys)
         if not keys or short:

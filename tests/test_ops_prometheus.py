@@ -123,30 +123,44 @@ def _service_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
     return env
 
 
+WRITE_KEY = "ops-test-write-key-0123456789"  # api b requires it for writes and limits them to 4 per second
+
+
+def _auth(base: str, apis: list[str]) -> dict[str, str]:
+    return {"X-API-Key": WRITE_KEY} if base == apis[1] else {}
+
+
 def _traffic(client: httpx.Client, apis: list[str], round_no: int) -> None:
     for base in apis:
+        auth = _auth(base, apis)
         for user in range(5):
             client.get(base + REC.format(user), params={"k": 5})  # cache hits once refreshed
         assert client.get(base + REC.format("x1")).status_code == 422
         assert client.get(base + REC.format(1), params={"k": 0}).status_code == 422
         assert client.get(base + REC.format(99999)).status_code == 404
         stale = str(10 + round_no)  # a cached user with a newer event: stale miss, answered live
-        assert client.post(base + f"/users/{stale}/events", json={"item": "1005"}).status_code == 202
+        assert client.post(base + f"/users/{stale}/events", json={"item": "1005"}, headers=auth).status_code == 202
         client.get(base + REC.format(stale))
         absent = str(7000 + round_no)  # a user known only from events: absent miss, answered live
-        assert client.post(base + f"/users/{absent}/events", json={"item": "1010"}).status_code == 202
+        assert client.post(base + f"/users/{absent}/events", json={"item": "1010"}, headers=auth).status_code == 202
         client.get(base + REC.format(absent))
         client.get(base + "/readyz")
+        if auth:  # refused writes: no key (401), then a burst over the rate limit (at least 2 of 10 get 429)
+            assert client.post(base + "/users/1/events", json={"item": "1001"}).status_code == 401
+            burst = [client.post(base + "/users/1/events", json={"item": "1001"}, headers=auth) for _ in range(10)]
+            assert sum(r.status_code == 429 for r in burst) >= 2
 
 
 def _stall_redis(client: httpx.Client, apis: list[str], redis_url: str) -> None:
     """CLIENT PAUSE makes every Redis call wait past the service's 200 ms timeout: errors, 503s, popular answers."""
     own = redis.Redis.from_url(redis_url)
-    own.execute_command("CLIENT", "PAUSE", "1500")
+    own.execute_command("CLIENT", "PAUSE", "3000")  # api b waits twice per POST: rate limit, then the write
     for base in apis:
-        assert client.post(base + "/users/1/events", json={"item": "1001"}).status_code == 503
+        assert (
+            client.post(base + "/users/1/events", json={"item": "1001"}, headers=_auth(base, apis)).status_code == 503
+        )
         assert client.get(base + REC.format(2)).headers["x-genrec-source"] == "popular"
-    time.sleep(1.6)
+    time.sleep(3.1)
     own.close()
 
 
@@ -203,7 +217,9 @@ def _start(procs: Processes, tmp: Path) -> Stack:
     api_b = procs.start(
         "api_b",
         [*serve, "--port", str(ports["api_b"]), "--workers", "1"],
-        _service_env(redis_url, prefix, GENREC_LIVE_DEADLINE_MS="1"),
+        _service_env(
+            redis_url, prefix, GENREC_LIVE_DEADLINE_MS="1", GENREC_API_KEYS=WRITE_KEY, GENREC_RATE_LIMIT_EVENTS="4"
+        ),
     )
     config = rendered_prometheus_config(
         {

@@ -51,6 +51,10 @@ def test_production_refuses_to_start_without_a_key(artifact_dir: Path) -> None:
     with pytest.raises(ValidationError, match="GENREC_API_KEYS"):
         ServiceSettings(artifact=artifact_dir, env="production")
     ServiceSettings(artifact=artifact_dir, env="production", api_keys=WRITE_KEY)  # with one it starts
+    # An empty variable (docker compose's `${GENREC_API_KEYS:-}`) is no key: fine in development, refused in production.
+    assert ServiceSettings(artifact=artifact_dir, api_keys=" ").api_keys is None
+    with pytest.raises(ValidationError, match="GENREC_API_KEYS"):
+        ServiceSettings(artifact=artifact_dir, env="production", api_keys="")
     with pytest.raises(ValidationError, match="GENREC_READ_AUTH=key needs"):
         ServiceSettings(artifact=artifact_dir, read_auth="key")
 

@@ -130,6 +130,20 @@ SERVICE = [
         ],
     ),
     Row(
+        "Access",
+        [
+            Panel(
+                "Refused by the access check: no or wrong API key (401 / 403), write rate limit (429)",
+                [
+                    ("sum by (status) (rate(genrec_auth_rejected_total[1m]))", "key {{status}}"),
+                    ("sum(rate(genrec_rate_limited_total[1m]))", "rate limited"),
+                ],
+                "reqps",
+                width=24,
+            ),
+        ],
+    ),
+    Row(
         "Live generation",
         [
             Panel(
