@@ -3,7 +3,8 @@
 Contract: `recommend(histories, k)` returns, for each history (item indices, oldest first), up to k
 `ScoredItem`s best first, from trie-constrained generation; an empty history gets an empty list (the caller falls
 back to popularity), an unknown item index raises `UserError`. Histories are cut to the prompt's `max_history`.
-`popular(k, exclude)` is the fallback list. This module knows nothing about Redis, HTTP or users.
+`popular(k, exclude)` is the fallback list. `dtype="auto"` runs bf16 only on bf16-native hardware
+(model.lm.dtype). This module knows nothing about Redis, HTTP or users.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Collection, Sequence
 from model.artifact import ModelArtifact
 from model.codes.trie import CodeTrie
 from model.generate import Backend, Generator, ScoredItem, make_generator, resolve_backend
+from model.lm.dtype import resolve_dtype
 from model.prompts import PromptBuilder
 
 
@@ -21,12 +23,13 @@ class Recommender:
         self,
         artifact: ModelArtifact,
         backend: Backend = "auto",
-        dtype: str = "float32",
+        dtype: str = "auto",
         beam_width: int | None = None,
         batch_size: int = 32,
     ) -> None:
         self.artifact = artifact
         self.backend = resolve_backend(backend)
+        self.dtype = dtype = resolve_dtype(dtype)  # "auto": bf16 only where the hardware computes it natively
         options: dict[str, object] = {"beam_width": beam_width}
         model: object
         if self.backend == "vllm":  # the engine loads the weights itself, in its own processes

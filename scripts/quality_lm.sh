@@ -7,6 +7,8 @@
 # WORK_DIR first. A finished model (its meta.json exists) is not retrained; delete its folder to redo it.
 #   usage: scripts/quality_lm.sh [WORK_DIR] [EPOCHS] [DATASETS]
 #   defaults: runs/quality, 6, "movielens-100k amazon-scientific amazon-beauty"
+#   env: ABLATIONS=0 trains only the full mixture; MAX_MINUTES=N caps each training run (then it is not only the
+#   epochs that are equal: say so next to the numbers); EVAL_USERS (1000) validation users for model selection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-runs/quality}"
@@ -14,25 +16,30 @@ EPOCHS="${2:-6}"
 DATASETS="${3:-movielens-100k amazon-scientific amazon-beauty}"
 GENREC="${GENREC:-.venv/bin/genrec}"
 EVAL_USERS="${EVAL_USERS:-1000}"
+ABLATIONS="${ABLATIONS:-1}"
+CAP=()
+if [ -n "${MAX_MINUTES:-}" ]; then CAP=(--max-minutes "$MAX_MINUTES"); fi
 export GENREC_THREADS="${GENREC_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 train() {  # DATASET NAME [train options...]
   local d=$1 name=$2; shift 2
   if [ -f "$WORK/models/$d/$name/meta.json" ]; then echo "have $d/$name"; return; fi
   $GENREC --work-dir "$WORK" train "$d" --preset tiny --epochs "$EPOCHS" --eval-users "$EVAL_USERS" \
-    --out "$WORK/models/$d/$name" "$@"
+    --out "$WORK/models/$d/$name" "${CAP[@]}" "$@"
 }
 
 for d in $DATASETS; do
   models="popularity,sasrec,lm:lm-tiny"
   train "$d" lm-tiny
-  if [ "$d" != amazon-beauty ]; then  # Beauty has no item text: no alignment loss and no textual tasks to remove
+  if [ "$ABLATIONS" = 1 ] && [ "$d" != amazon-beauty ]; then  # Beauty has no item text: no alignment loss and no textual tasks to remove
     train "$d" lm-tiny-noalign --no-align
     train "$d" lm-tiny-notext --no-textual
     models+=",lm:lm-tiny-noalign,lm:lm-tiny-notext"
   fi
-  train "$d" lm-tiny-noneg --no-negatives
-  models+=",lm:lm-tiny-noneg"
+  if [ "$ABLATIONS" = 1 ]; then
+    train "$d" lm-tiny-noneg --no-negatives
+    models+=",lm:lm-tiny-noneg"
+  fi
   $GENREC --work-dir "$WORK" evaluate "$d" --models "$models" --keep-seen
 done
 echo "reports: $WORK/reports/"

@@ -36,7 +36,9 @@ class ServiceSettings(BaseSettings):
     )
     live_enabled: bool = Field(default=True, description="Load the LM and generate live on a cache miss.")
     live_backend: Literal["auto", "transformers", "vllm"] = "transformers"
-    live_dtype: Literal["float32", "bfloat16"] = "float32"
+    live_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="auto: bf16 only where the hardware computes it natively (model.lm.dtype)."
+    )
     live_threads: int = Field(default=0, ge=0, description="torch threads per worker process; 0 = torch's default.")
     live_concurrency: int = Field(default=1, ge=1, le=64, description="Live generations running at once.")
     live_queue: int = Field(default=4, ge=0, le=1024, description="Live requests that may wait; more don't wait.")

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from model.lm.dtype import native_bf16
 from model.logs import get_logger
 from model.tasks.base import IGNORE, Sample
 from model.train.checkpoint import load_best, load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
@@ -73,10 +74,7 @@ class TrainResult:
 
 def bf16_supported() -> bool:
     """Whether bf16 autocast on this CPU runs natively (oneDNN reports bf16 support: AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return native_bf16()
 
 
 def _head_parts(model: Any) -> tuple[Any, Any] | None:

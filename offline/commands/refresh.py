@@ -31,7 +31,7 @@ def refresh(
     k: Annotated[int, typer.Option(help="List length cached per user.")] = 50,
     shard_size: Annotated[int, typer.Option(help="Users per generation step and checkpoint entry.")] = 256,
     backend: Annotated[str, typer.Option(help="Generator: auto, transformers or vllm.")] = "auto",
-    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "float32",
+    dtype: Annotated[str, typer.Option(help="auto (bf16 only on bf16-native hardware), float32 or bfloat16.")] = "auto",
     beam_width: Annotated[int | None, typer.Option(help="Beam width W >= k (default: k).")] = None,
     batch_size: Annotated[int, typer.Option(help="Prompts per generator batch.")] = 32,
     lock_ttl: Annotated[float, typer.Option(help="Seconds before a dead run's lock expires.")] = 120.0,
