@@ -2,10 +2,11 @@
 
 Contract: `OwnRedis(folder)` runs `redis-server` on a free port of its own (never the shared 6379), with an
 append-only file fsynced on every write in `folder`, so `kill()` (SIGKILL) followed by `start()` brings back the same
-data on the same port, like a restarted production Redis with persistence; `pause(ms)` sends `CLIENT PAUSE ms ALL`
-to it (only to it). `Service` starts `genrec serve` (or uvicorn with another app factory) as a subprocess in its own
-session, waits until /healthz answers, and stops the whole process group. `rss_bytes(pid)` sums the resident set of
-a process and its children (from /proc). Nothing here knows what the scenarios assert.
+data on the same port, like a restarted production Redis with persistence (`persist=False`: no file, for load
+runs); `pause(ms)` sends `CLIENT PAUSE ms ALL` to it (only to it). `Service` starts `genrec serve` (or uvicorn with
+another app factory) as a subprocess in its own session, waits until /healthz answers, and stops the whole process
+group. `rss_bytes(pid)` sums the resident set of a process and its children (from /proc). Nothing here knows what
+the scenarios assert.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def free_port() -> int:
 
 
 class OwnRedis:
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, persist: bool = True) -> None:
         self.folder = folder
+        self.persist = persist
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -46,7 +48,7 @@ class OwnRedis:
         if exe is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", ""]
-        args += ["--appendonly", "yes", "--appendfsync", "always", "--loglevel", "warning"]
+        args += ["--appendonly", "yes" if self.persist else "no", "--appendfsync", "always", "--loglevel", "warning"]
         log = (self.folder / "redis.log").open("ab")
         self.proc = subprocess.Popen([exe, *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         client = redis.Redis.from_url(self.url, socket_timeout=5)
