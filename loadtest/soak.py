@@ -184,6 +184,23 @@ def rss_summary(rss: list[tuple[float, int]]) -> dict[str, float]:
     }
 
 
+def by_source(results: list[Result], kind: str) -> str:
+    counts = Counter(r.source or f"status {r.status}" for r in results if r.kind == kind)
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+def degraded_counts(metrics_text: str) -> str:
+    """The service's own count of degraded answers (warm-up included): Redis errors by operation, live fallbacks
+    by reason, from its /metrics."""
+    out = []
+    for line in metrics_text.splitlines():
+        if line.startswith(("genrec_redis_errors_total{", "genrec_live_fallbacks_total{")):
+            head, value = line.rsplit(" ", 1)
+            if float(value):
+                out.append(f"{head.replace('genrec_', '').replace('_total', '')} {float(value):g}")
+    return ", ".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rate", type=float, default=100.0, help="requests per second (open loop)")
@@ -234,6 +251,7 @@ def main() -> None:
         load_before = os.getloadavg()
         results, client_stats, rss = asyncio.run(run())
         load_after = os.getloadavg()
+        service_counts = degraded_counts(service.metrics())
     finally:
         if service is not None:
             service.stop()
@@ -261,6 +279,9 @@ def main() -> None:
         "load_avg_1m_before_after": f"{load_before[0]:.2f} / {load_after[0]:.2f}",
         "load_avg_15m_after": round(load_after[2], 2),
         "cpus": os.cpu_count() or 0,
+        "sources_cached_users": by_source(results, "cached"),
+        "sources_uncached_users": by_source(results, "uncached"),
+        "service_degraded_counters": service_counts or "none",
         "client_connections": client_stats["connections_opened"],
         "client_failures": ", ".join(f"{k}: {v}" for k, v in client_stats["failures"].items()) or "none",
     }

@@ -57,7 +57,7 @@ def problems(report: FaultReport) -> list[str]:
         for phase, got in report.events_post.items()
         if got != posts[phase]
     ]
-    if report.recovery_s is None and report.readyz:
+    if report.recovery_s is None and "after" in report.readyz:
         out.append(f"{report.fault}: no cache answer after the fault ended")
     for kill in report.extra.get("kills", []):
         if kill["users_served_after"] != report.served_before.get("of"):

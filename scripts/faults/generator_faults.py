@@ -64,7 +64,9 @@ def generator_fault(
         report.readyz["under fault"] = service.ready()
         report.served_after = sweep(service, world.cached)
     finally:
+        stopping = time.monotonic()
         service.stop()
+        report.extra["sigterm_to_exit_s"] = round(time.monotonic() - stopping, 2)
     return report
 
 

@@ -137,7 +137,8 @@ def refresh_kills(
                 flipped = False
                 while proc.poll() is None:
                     building = _building(store)
-                    shards = len(client.hkeys(keys.checkpoint(building))) - 4 if building else 0
+                    if building is not None:  # after the flip it is complete: keep the last count seen
+                        shards = len(client.hkeys(keys.checkpoint(building))) - 4
                     flipped = store.active_version() != active_before
                     elapsed = time.monotonic() - spawned
                     if phase == "startup" and elapsed >= delay:
