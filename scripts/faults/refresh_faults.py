@@ -43,6 +43,7 @@ class Kill:
     users_served: int  # lists in the active version after the kill
     active_is_previous: bool
     versions_left: int
+    resumed: bool  # the run had picked up (from its checkpoint) a version an earlier killed run left building
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,13 +132,16 @@ def refresh_kills(
                 active_before = store.active_version()
                 proc = runner.spawn("--wait-lock", str(lock_ttl_s * 3))
                 spawned = time.monotonic()
-                target = rng.randrange(0, n_shards)
+                left = _building(store)  # what a run with the same settings resumes
+                base = len(client.hkeys(keys.checkpoint(left))) - 4 if left else 0
+                target = base + rng.randrange(1, max(2, n_shards - base))  # at least one shard of its own
                 delay = rng.uniform(0.0, 3.0)
-                shards = 0
+                shards = base
                 flipped = False
+                building = left
                 while proc.poll() is None:
-                    building = _building(store)
-                    if building is not None:  # after the flip it is complete: keep the last count seen
+                    building = _building(store) or building
+                    if building is not None and not flipped:  # after the flip: keep the last count seen
                         shards = len(client.hkeys(keys.checkpoint(building))) - 4
                     flipped = store.active_version() != active_before
                     elapsed = time.monotonic() - spawned
@@ -161,6 +165,7 @@ def refresh_kills(
                         count,
                         version == active_before,
                         len(store.versions()),
+                        "resuming refresh" in runner.log_text(),
                         {"finished_before_kill": finished} if finished else {},
                     )
                 )
@@ -192,6 +197,7 @@ def kill_rows(kills: list[Kill]) -> list[dict[str, Any]]:
             "kill": i + 1,
             "phase": k.phase,
             "at_s": k.at_s,
+            "resumed": "yes" if k.resumed else "no",
             "shards_done": k.shards_done,
             "flipped": "yes" if k.flipped else "no",
             "users_served_after": k.users_served,
