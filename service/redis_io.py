@@ -6,7 +6,8 @@ Contract:
   trip per request. It keeps its own stack of idle `redis.asyncio` connections instead of going through
   `ConnectionPool.get_connection`, whose per-acquire bookkeeping and liveness probe cost more than the command
   here; the commands are pre-packed RESP. A connection that saw any error or cancellation is disconnected, never
-  reused. Redis failures raise `redis.RedisError`.
+  reused. One deadline (`timeout_s`) covers the whole call, connecting included. Redis failures raise
+  `redis.RedisError`.
 - `ActiveVersion` holds the served cache version (and its model version) in memory; `run()` re-reads it every
   `refresh_s` seconds, so requests pay no round trip for it. On a Redis error it keeps the last value.
 This module knows nothing about HTTP or the model.
@@ -62,9 +63,14 @@ class HotReader:
         return bool(reply)
 
     async def _roundtrip(self, payload: bytes, replies: int) -> list[Any]:
-        conn = self._idle.pop() if self._idle else await self._connect()
+        conn = self._idle.pop() if self._idle else self._pool.make_connection()
         try:
+            # the deadline covers connecting too: redis-py's connect sends its own commands (CLIENT SETINFO) and
+            # reads their replies with no timeout here, so a Redis that accepts but does not answer (CLIENT PAUSE,
+            # a stalled server) would otherwise hold the request until it answers again
             async with asyncio.timeout(self._timeout_s):
+                if not conn.is_connected:
+                    await conn.connect()
                 await conn.send_packed_command(payload, check_health=False)
                 out = [await conn.read_response() for _ in range(replies)]
         except TimeoutError:
@@ -80,11 +86,6 @@ class HotReader:
         else:
             await conn.disconnect()
         return out
-
-    async def _connect(self) -> AbstractConnection:
-        conn = self._pool.make_connection()
-        await conn.connect()
-        return conn
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

@@ -36,13 +36,16 @@ class VersionMeta:
 
     @classmethod
     def from_redis(cls, raw: dict[bytes | str, bytes | str]) -> VersionMeta:
+        """A hash missing fields (written before `create_version` became one atomic step, by a run killed between
+        its two writes) reads as a version still building with unknown identity: never resumed, removed by the
+        next full refresh."""
         text = {_text(k): _text(v) for k, v in raw.items()}
         return cls(
-            version=text["version"],
-            model_version=text["model_version"],
-            dataset_hash=text["dataset_hash"],
-            k=int(text["k"]),
-            created_at=int(text["created_at"]),
+            version=text.get("version", ""),
+            model_version=text.get("model_version", ""),
+            dataset_hash=text.get("dataset_hash", ""),
+            k=int(text.get("k", 0)),
+            created_at=int(text.get("created_at", 0)),
             users=int(text.get("users", 0)),
             state=text.get("state", "building"),
         )
@@ -51,6 +54,10 @@ class VersionMeta:
 def _text(value: bytes | str) -> str:
     """redis-py returns bytes (decode_responses=False, as here) but is typed for both."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+# one key: runs unchanged on Redis Cluster
+_CREATE = "if redis.call('exists', KEYS[1]) == 1 then return 0 end redis.call('hset', KEYS[1], unpack(ARGV)) return 1"
 
 
 def _resp_set(key: bytes, value: bytes) -> bytes:
@@ -142,11 +149,12 @@ class CacheStore:
         return VersionMeta.from_redis(raw) if raw else None
 
     def create_version(self, meta: VersionMeta) -> None:
-        """Register a new version being built; refuses a version id that exists (active, complete or building)."""
-        if not self.client.hsetnx(self.keys.meta(meta.version), "version", meta.version):
+        """Register a new version being built, in one atomic step (a process killed here leaves either no metadata
+        or all of it); refuses a version id that exists (active, complete or building)."""
+        fields = [part for k, v in asdict(meta).items() for part in (k, str(v))]
+        if not self.client.eval(_CREATE, 1, self.keys.meta(meta.version), *fields):
             state = "active" if self.active_version() == meta.version else "in use"
             raise ValueError(f"cache version {meta.version!r} is {state}; a new build needs a new version")
-        self.client.hset(self.keys.meta(meta.version), mapping={k: str(v) for k, v in asdict(meta).items()})
 
     def writer(self, version: str, batch_size: int = 2000) -> BufferedWriter:
         return BufferedWriter(self.client, self.keys, version, batch_size)

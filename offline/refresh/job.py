@@ -2,9 +2,10 @@
 
 Contract:
 - `full`: every dataset user (plus users known only from recorded events) gets a list in a NEW version; the
-  pointer flips only after every shard is written, then older complete versions are removed after `grace_s`
-  (readers holding the old pointer finish first). A killed run leaves the old version serving; rerunning with the
-  same artifact, K and shard size resumes the building version from its checkpoint, skipping finished shards.
+  pointer flips only after every shard is written, then every other version (the replaced complete ones and any
+  building one a killed run left) is removed after `grace_s` (readers holding the old pointer finish first). A
+  killed run leaves the old version serving; rerunning with the same artifact, K and shard size resumes the
+  building version from its checkpoint, skipping finished shards.
 - `users` / `incremental`: the listed users, or those with events since the last incremental run (the dirty set,
   taken atomically), are regenerated in place in the ACTIVE version; the active version must come from the same
   model version, else the run refuses (a full refresh is needed).
@@ -147,13 +148,15 @@ class RefreshJob:
         return RefreshResult("full", version, written, skipped, len(done), previous, removed)
 
     def _remove_old(self, keep: str) -> tuple[str, ...]:
+        """Remove every other version: complete ones the flip replaced, and building ones killed runs left behind
+        (we hold the lock, so no live run is writing them; one built with other settings would never be resumed)."""
         time.sleep(self.config.grace_s)
         removed = []
         for version in self.store.versions():
             meta = self.store.version_meta(version)
-            if version != keep and meta is not None and meta.state == "complete":
+            if version != keep and meta is not None and meta.state in ("complete", "building"):
                 n = self.store.remove_version(version)
-                log.info("old cache version removed", version=version, lists=n)
+                log.info("old cache version removed", version=version, state=meta.state, lists=n)
                 removed.append(version)
         return tuple(removed)
 
