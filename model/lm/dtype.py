@@ -4,7 +4,7 @@ Contract: `native_bf16()` says whether this CPU computes bf16 natively (oneDNN r
 `resolve_dtype(name)` maps "auto" to "bfloat16" when a CUDA device is present or the CPU is bf16-native, else to
 "float32"; "float32" and "bfloat16" pass through; anything else raises `UserError` naming the value. Why "auto" is the
 default: without native support bf16 is emulated and slow (measured on this 2-core AMD EPYC, AVX2 only: the trie
-beam search ran 2.6x slower on the tiny LM and 4x slower on SmolLM2-135M in bf16), while CPUs with AMX ran it about
+beam search ran 6x slower on the tiny LM and 4.4x slower on SmolLM2-135M in bf16), while CPUs with AMX ran it about
 3x faster than fp32. It knows nothing about models or generation.
 """
 
