@@ -52,6 +52,17 @@ PRESETS: dict[str, Preset] = {
         intermediate=384,
         bf16_default=False,
     ),
+    "small": Preset(
+        "small",
+        "scratch",
+        TrainConfig(epochs=6, batch_size=32, lr=1e-3, warmup_steps=200, weight_decay=0.05, patience=3),
+        hidden=256,
+        layers=4,
+        heads=4,
+        kv_heads=2,
+        intermediate=768,
+        bf16_default=False,
+    ),
     "smollm2-135m": Preset(
         "smollm2-135m",
         "smollm2-135m",
