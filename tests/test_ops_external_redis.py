@@ -5,7 +5,6 @@ through a `rediss://:PASSWORD@host:port/0?ssl_ca_certs=...` URL, and the real ap
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,16 +16,11 @@ from typer.testing import CliRunner
 
 from model.cache.keys import KeySchema
 from offline.cli import _register, app
+from tests.live_server import free_port
 from tests.service_fixtures import running, settings_for
 from tests.tiny_artifact import save_tiny_artifact
 
 PASSWORD = "s3cret-pw"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def tls_redis_url(tmp_path: Path) -> Iterator[str]:
          "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
         check=True, capture_output=True,
     )  # fmt: skip
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
          "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ import yaml
 
 from model.settings import REPO_ROOT
 from offline.refresh.metrics import RunMetrics
+from tests.live_server import free_port
 from tests.ops_promql import (
     Expr,
     alert_series,
@@ -56,12 +56,6 @@ BINARIES = {
     "redis-server": shutil.which("redis-server"),
 }
 REC = "/users/{}/recommendations"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 180) -> None:
@@ -181,7 +175,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def _start(procs: Processes, tmp: Path) -> Stack:
-    ports = {name: _free_port() for name in ("redis", "gateway", "exporter", "prometheus", "api_a", "api_b")}
+    ports = {name: free_port() for name in ("redis", "gateway", "exporter", "prometheus", "api_a", "api_b")}
     redis_url = f"redis://127.0.0.1:{ports['redis']}/0"
     server = procs.start(
         "redis",

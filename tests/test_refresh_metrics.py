@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -12,21 +11,16 @@ from collections.abc import Iterator
 import pytest
 
 from offline.refresh.metrics import RunMetrics
+from tests.live_server import free_port
 
 BINARY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def gateway() -> Iterator[str]:
     if BINARY is None:
         pytest.skip("prometheus-pushgateway is not installed (.ci/run installs it)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [BINARY, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -70,4 +64,4 @@ def test_success_then_failure_keeps_last_success(gateway: str) -> None:
 
 
 def test_unreachable_gateway_is_logged_not_raised() -> None:
-    RunMetrics("full", f"http://127.0.0.1:{_free_port()}").push_success(users=1)
+    RunMetrics("full", f"http://127.0.0.1:{free_port()}").push_success(users=1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -25,6 +24,7 @@ from model.cache.store import CacheStore
 from model.errors import UserError
 from model.logs import _JsonFormatter
 from offline.cli import _register, app
+from tests.live_server import free_port
 from tests.service_fixtures import fill_cache, running, save_toy_artifact, settings_for
 from tests.tiny_artifact import save_tiny_artifact
 
@@ -42,12 +42,6 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_toy_artifact(tmp_path_factory)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _openssl(*args: str | Path) -> None:
@@ -101,7 +95,7 @@ def secure_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureRed
         pytest.fail("redis-server and openssl are needed")
     folder = tmp_path_factory.mktemp("tls")
     ca, cert, key = make_certs(folder)
-    server = SecureRedis(_free_port(), _free_port(), ca)
+    server = SecureRedis(free_port(), free_port(), ca)
     # the password goes through stdin (a config file), not argv, where `ps` would show it
     config = (
         f'port {server.port}\ntls-port {server.tls_port}\nbind 127.0.0.1\nsave ""\nappendonly no\n'

@@ -5,7 +5,6 @@ failing while Redis is away."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 import redis
 
 from model.cache.keys import KeySchema
+from tests.live_server import free_port
 from tests.service_fixtures import fill_cache, metric_value, running, save_toy_artifact, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -28,12 +28,6 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_toy_artifact(tmp_path_factory)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class OwnRedis:
@@ -69,7 +63,7 @@ class OwnRedis:
 
 @pytest.fixture
 def own_redis() -> Iterator[OwnRedis]:
-    server = OwnRedis(_free_port())
+    server = OwnRedis(free_port())
     yield server
     server.stop()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typer.testing import CliRunner
 from model.cache.keys import KeySchema
 from model.errors import UserError
 from offline.cli import _register, app
+from tests.live_server import free_port
 from tests.redis_fixtures import REDIS_URL
 from tests.service_fixtures import fill_cache, metric_value, save_toy_artifact
 
@@ -40,16 +40,10 @@ def test_serve_refuses_a_missing_artifact(tmp_path: Path, monkeypatch: pytest.Mo
     assert "nope" in str(result.exception) and "not a directory" in str(result.exception)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(artifact_dir: Path, tmp_path: Path, redis_client: redis.Redis, keys: KeySchema) -> Iterator[str]:
     fill_cache(redis_client, keys, model_version="mv")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "GENREC_REDIS_URL": REDIS_URL,
