@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from transformers import DynamicCache, PreTrainedModel
 
 from model.codes.trie import CodeTrie
@@ -110,14 +111,11 @@ class HFBeamGenerator(Generator):
     # --- shared-prefix path -------------------------------------------------------------------------------------
 
     def _shared_prefix(self, prompts: Sequence[Sequence[int]], width: int) -> Beams:
-        model, base, tables = self.model, self.model.model, self.tables
+        model, tables = self.model, self.tables
         ids, lens = self._pad(prompts, left=False)
-        out = base(input_ids=ids, use_cache=True)
         rows = torch.arange(len(prompts), device=self.device)
-        last = out.last_hidden_state[rows, lens - 1]  # (B, H)
+        last, prompt_kv = self._prefill(ids, lens)
         logits = model.lm_head(last)[:, None, :]  # (B, 1, V)
-        cache = out.past_key_values
-        prompt_kv = [(layer.keys, layer.values) for layer in cache.layers]
         max_len = ids.shape[1]
         valid = torch.arange(max_len, device=self.device)[None, :] < lens[:, None]  # (B, P)
         prompt_bias = torch.zeros(valid.shape, dtype=torch.float32, device=self.device)
@@ -138,6 +136,43 @@ class HFBeamGenerator(Generator):
                 tables, level, beams.scores, beams.nodes, level_logprobs(logits, tables.token_ids[level]), width
             )
         return beams
+
+    def _prefill(
+        self, ids: torch.Tensor, lens: torch.Tensor
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Right-padded prompts (B, P) -> final-norm hidden state at each prompt's last token (B, H) and every layer's
+        prompt keys/values (B, Hkv, P, D). The last layer computes keys and values at every position but its query,
+        attention output and MLP only at the last token: nothing else reads them (exact, and one layer's work less)."""
+        base = self.model.model
+        b, p_len = ids.shape
+        rows = torch.arange(b, device=self.device)
+        x = base.embed_tokens(ids)  # (B, P, H)
+        cos, sin = base.rotary_emb(x, torch.arange(p_len, device=self.device)[None, :].expand(b, p_len))
+        cos, sin = cos[:, None], sin[:, None]  # (B, 1, P, D)
+        key_ok = torch.arange(p_len, device=self.device)[None, :] < lens[:, None]  # (B, P)
+        kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        n_layers = len(base.layers)
+        for i, layer in enumerate(base.layers):
+            attn = layer.self_attn
+            d = attn.head_dim
+            h = layer.input_layernorm(x)
+            k = _rope(attn.k_proj(h).view(b, p_len, -1, d).transpose(1, 2), cos, sin)  # (B, Hkv, P, D)
+            v = attn.v_proj(h).view(b, p_len, -1, d).transpose(1, 2)
+            kv.append((k, v))
+            if i < n_layers - 1:
+                q = _rope(attn.q_proj(h).view(b, p_len, -1, d).transpose(1, 2), cos, sin)  # (B, Hq, P, D)
+                o = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=attn.scaling, enable_gqa=True)
+                x = x + attn.o_proj(o.transpose(1, 2).reshape(b, p_len, -1))
+            else:  # the last layer: only each prompt's last token goes on
+                at = lens - 1
+                x, h = x[rows, at][:, None], h[rows, at][:, None]  # (B, 1, H)
+                c, s_ = cos[rows, :, at][:, :, None], sin[rows, :, at][:, :, None]  # (B, 1, 1, D)
+                q = _rope(attn.q_proj(h).view(b, 1, -1, d).transpose(1, 2), c, s_)  # (B, Hq, 1, D)
+                mask = key_ok[:, None, None, :]  # right padding: a prompt's tokens are all before its last one
+                o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=attn.scaling, enable_gqa=True)
+                x = x + attn.o_proj(o.transpose(1, 2).reshape(b, 1, -1))
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return base.norm(x[:, 0]), kv
 
     def _decode(
         self,
