@@ -5,7 +5,9 @@ speed-up over the LC-Rec way (by wall time, best of --reps, and by process CPU t
 disturbs less), and single-user latency p50/p95; prints a table and writes JSON.
 The LC-Rec way is LC-Rec's own evaluation (github.com/zhengbw0324/LC-Rec, test.py + run_test.sh: `generate` with
 num_beams = num_return_sequences = 20, prefix_allowed_tokens_fn, --test_batch_size 1), row `lcrec`; `lcrec-batched`
-is the same call on --batch-size users at once, a stricter reference the table also prints.
+is the same call on --batch-size users at once, a stricter reference the table also prints; `lcrec-bf16` is `lcrec`
+with the model in bf16, the same-dtype reference for `ours-bf16` ("x same dt" column: each row against the LC-Rec
+way in its own dtype; the JSON meta says which dtype `auto`, the product's default, picks on this machine).
 The catalogue is random unique codes (default 4,344 items = Amazon Scientific, 4 levels x 256) unless --codes points
 at a saved ItemCodes directory. The model is a tiny random Qwen2 unless --model gives a local HF model directory.
 On a small shared CPU pass --threads 1: with several intra-op threads every small op waits for busy cores, which
@@ -21,6 +23,7 @@ Backends are entries in BACKENDS. The `vllm` row needs vllm(-cpu) installed and,
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
@@ -41,6 +44,7 @@ from model.generate import make_generator
 from model.generate.base import Generator
 from model.generate.hf_beam import HFBeamGenerator
 from model.generate.reference import HFGenerateReference
+from model.lm.dtype import native_bf16, resolve_dtype
 from model.lm.extend import add_code_tokens
 from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
 from model.prompts import PromptBuilder
@@ -51,6 +55,10 @@ BACKENDS: dict[str, Factory] = {
     # (a) the LC-Rec way as LC-Rec's run_test.sh runs it (one user per generate call, num_beams = K) ...
     "lcrec": lambda m, t, w, a: HFGenerateReference(
         m, t, beam_width=w, batch_size=a.lcrec_batch_size, pad_token_id=a.pad
+    ),
+    # ... the same with the model in bf16 (the reference for ours-bf16 on a CPU that computes bf16 natively) ...
+    "lcrec-bf16": lambda m, t, w, a: HFGenerateReference(
+        _bf16(m, a), t, beam_width=w, batch_size=a.lcrec_batch_size, pad_token_id=a.pad
     ),
     # ... and batched like ours (--batch-size users per call), the stricter comparison.
     "lcrec-batched": lambda m, t, w, a: HFGenerateReference(
@@ -69,6 +77,13 @@ BACKENDS: dict[str, Factory] = {
     # Its engine runs in spawned processes, so users_per_cpu_s counts only the driver's CPU for this row.
     "vllm": lambda m, t, w, a: make_generator("vllm", _vllm_engine(m, a), t, beam_width=w),
 }
+
+
+def _bf16(model: Any, args: argparse.Namespace) -> Any:
+    """One bf16 copy of the model, shared by every K."""
+    if getattr(args, "bf16_model", None) is None:
+        args.bf16_model = copy.deepcopy(model).to(torch.bfloat16)
+    return args.bf16_model
 
 
 def _vllm_engine(model: Any, args: argparse.Namespace) -> Any:
@@ -186,14 +201,15 @@ def main() -> None:
             }
         )
     for row in rows:
-        for ref, suffix in (("lcrec", ""), ("lcrec-batched", "_batched")):
+        same = "lcrec-bf16" if row["backend"].endswith("-bf16") else "lcrec"
+        for ref, suffix in (("lcrec", ""), ("lcrec-batched", "_batched"), (same, "_same_dtype")):
             base = next((r for r in rows if r["backend"] == ref and r["k"] == row["k"]), None)
             row[f"speedup_vs_lcrec{suffix}"] = row["users_per_s"] / base["users_per_s"] if base else None
             row[f"cpu_speedup_vs_lcrec{suffix}"] = row["users_per_cpu_s"] / base["users_per_cpu_s"] if base else None
 
     print(
         f"\n{'backend':<16}{'K=W':>5}{'users/s':>10}{'x LC-Rec':>10}{'x batched':>11}{'users/cpu-s':>13}"
-        f"{'x LC-Rec':>10}{'x batched':>11}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'x LC-Rec':>10}{'x batched':>11}{'x same dt':>11}{'p50 ms':>9}{'p95 ms':>9}"
     )
 
     def ratio(value: float | None) -> str:
@@ -204,7 +220,7 @@ def main() -> None:
             f"{row['backend']:<16}{row['k']:>5}{row['users_per_s']:>10.2f}{ratio(row['speedup_vs_lcrec']):>10}"
             f"{ratio(row['speedup_vs_lcrec_batched']):>11}{row['users_per_cpu_s']:>13.2f}"
             f"{ratio(row['cpu_speedup_vs_lcrec']):>10}{ratio(row['cpu_speedup_vs_lcrec_batched']):>11}"
-            f"{row['latency_p50_ms']:>9.1f}{row['latency_p95_ms']:>9.1f}"
+            f"{ratio(row['speedup_vs_lcrec_same_dtype']):>11}{row['latency_p50_ms']:>9.1f}{row['latency_p95_ms']:>9.1f}"
         )
     meta = {
         "model": args.model or f"tiny-{args.family} hidden={args.hidden} layers={args.layers} (random init)",
@@ -219,6 +235,8 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
         "cuda": torch.cuda.is_available(),
+        "native_bf16": native_bf16(),
+        "auto_dtype": resolve_dtype("auto"),  # what refresh and the live path run by default on this machine
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
