@@ -12,6 +12,7 @@ from model.data.split import leave_one_out
 from model.lm.extend import add_code_tokens
 from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
 from model.tasks.base import IGNORE, Sample, TaskContext
+from model.tasks.catalogue import CatalogueTask
 from model.tasks.mixture import MixtureConfig, build_tasks, epoch_samples
 from model.tasks.negatives import NegativeSampler, divergence
 from model.tasks.query import QueryTask, describe
@@ -141,7 +142,7 @@ def test_dataset_without_text_runs_only_what_it_can() -> None:
     data = _dataset(text=False)
     ctx, _ = _ctx(data)
     tasks, notes = build_tasks(ctx, MixtureConfig())
-    assert [t.name for t in tasks] == ["sequential"]
+    assert [t.name for t in tasks] == ["sequential", "catalogue"]  # the catalogue task needs only the codes
     assert "textual: off (dataset has no item text)" in notes
     assert "query: off (dataset has no item text)" in notes
 
@@ -149,9 +150,10 @@ def test_dataset_without_text_runs_only_what_it_can() -> None:
 def test_switches_and_weights() -> None:
     data = _dataset()
     ctx, _ = _ctx(data)
-    tasks, notes = build_tasks(ctx, MixtureConfig(textual=False, negatives=False))
+    tasks, notes = build_tasks(ctx, MixtureConfig(textual=False, negatives=False, catalogue=False))
     assert [t.name for t in tasks] == ["sequential", "query"]
     assert "negatives: off (--no-negatives)" in notes
+    assert "catalogue: off (switched off)" in notes
     samples = epoch_samples(tasks, {"sequential": 1.0, "query": 2.0}, seed=0, epoch=0)
     seq = sum(s.task == "sequential" for s in samples)
     q = sum(s.task == "query" for s in samples)
@@ -176,3 +178,23 @@ def test_sequential_rejects_tiny_windows(bad: int) -> None:
     ctx, _ = _ctx(_dataset())
     with pytest.raises(ValueError, match="max_items"):
         SequentialTask(ctx, max_items=bad)
+
+
+def test_catalogue_task_teaches_every_items_path_after_its_first_code() -> None:
+    data = _dataset(text=False)
+    ctx, _ = _ctx(data)
+    samples = CatalogueTask(ctx).build(np.random.default_rng(0))
+    assert [s.items for s in samples] == [(i,) for i in range(data.n_items)]
+    for s in samples:
+        item = s.items[0]
+        assert s.input_ids == (ctx.bos, *ctx.item_ids(item))
+        assert s.labels[:2] == (IGNORE, IGNORE)  # bos, and the level-0 code: no item preference is learnt here
+        assert s.labels[2:] == ctx.item_ids(item)[1:]
+        assert not s.negatives
+    # the catalogue only: no interaction is read, so an empty training split gives the same samples
+    empty = TaskContext(ctx.tokenizer, ctx.codes, ctx.vocab, ctx.items, [[] for _ in ctx.train], bos=ctx.bos)
+    assert CatalogueTask(empty).build(np.random.default_rng(1)) == samples
+    full = CatalogueTask(ctx, min_level=0).build(np.random.default_rng(0))
+    assert full[0].labels == (IGNORE, *ctx.item_ids(0))
+    with pytest.raises(ValueError, match="min_level"):
+        CatalogueTask(ctx, min_level=len(LEVELS))

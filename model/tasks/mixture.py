@@ -1,6 +1,7 @@
 """The task mixture: which builders run, with what weight, and one epoch's shuffled samples.
 
-Contract: `MixtureConfig` names the switches (textual, query, negatives, and the sampler kind) and the weights;
+Contract: `MixtureConfig` names the switches (textual, query, catalogue, negatives, and the sampler kind) and the
+weights;
 `build_tasks(ctx, config)` returns the enabled builders plus a list of notes saying what was switched off and why
 (e.g. "textual: off (dataset has no item text)"), so a dataset without text runs only what it can and says so.
 `epoch_samples(tasks, weights, seed, epoch)` builds every task's samples from an rng seeded by (seed, epoch, task),
@@ -17,6 +18,7 @@ import numpy as np
 
 from model.tasks import query, textual
 from model.tasks.base import Sample, TaskBuilder, TaskContext
+from model.tasks.catalogue import CatalogueTask
 from model.tasks.negatives import NegativeSampler
 from model.tasks.query import QueryTask
 from model.tasks.sequential import SequentialTask
@@ -27,11 +29,14 @@ from model.tasks.textual import TextualTask
 class MixtureConfig:
     textual: bool = True
     query: bool = True
+    catalogue: bool = True
     negatives: bool = True
     sampler: str = "hard"  # uniform | popularity | hard
     max_items: int = 20  # items per sequential window (the generation prompt holds max_items - 1)
     stride: int | None = None  # window step; default max_items - 1 (windows share one item)
-    weights: Mapping[str, float] = field(default_factory=lambda: {"sequential": 1.0, "textual": 0.2, "query": 0.3})
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {"sequential": 1.0, "textual": 0.2, "query": 0.3, "catalogue": 1.0}
+    )
 
 
 def build_tasks(ctx: TaskContext, config: MixtureConfig) -> tuple[list[TaskBuilder], list[str]]:
@@ -46,6 +51,13 @@ def build_tasks(ctx: TaskContext, config: MixtureConfig) -> tuple[list[TaskBuild
     else:
         notes.append("negatives: off (--no-negatives)")
     tasks: list[TaskBuilder] = [SequentialTask(ctx, config.max_items, config.stride, sampler)]
+    if not config.catalogue:
+        notes.append("catalogue: off (switched off)")
+    elif config.weights.get("catalogue", 1.0) <= 0:
+        notes.append("catalogue: off (weight 0)")
+    else:
+        tasks.append(CatalogueTask(ctx))
+        notes.append(f"catalogue: on (weight {config.weights.get('catalogue', 1.0)})")
     for name, enabled, ok, make in (
         ("textual", config.textual, textual.available(ctx), lambda: TextualTask(ctx)),
         ("query", config.query, query.available(ctx), lambda: QueryTask(ctx, min(config.max_items, 20))),

@@ -4,8 +4,8 @@ tokenizer stage's folder (`--tokenizer DIR`; default the first of `<work_dir>/to
 lm = the preset's base, then smollm2-135m, then tiny (codes aligned to a real LM's text space come first); `--no-
 align` picks the `-noalign` folder, the ablation of tokenization without the alignment loss). `--stand-in-codes
 random` trains without a tokenizer folder (random unique codes, named as such in the artifact). Task switches: --no-
-textual, --no-query, --no-negatives, --sampler. Writes the artifact to
-`<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-noneg]/` (or --out), checkpoints to
+textual, --no-query, --no-catalogue, --no-negatives, --sampler. Writes the artifact to
+`<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-nocat][-noneg]/` (or --out), checkpoints to
 `<work_dir>/checkpoints/<DATASET>/<the artifact folder's name>/` (so two runs with different --out never share one);
 `--resume` continues a killed run. Prints the validation metrics and the model version (the artifact's content hash)
 on stdout. `lm_scorer` is what `genrec evaluate --models lm:<name or
@@ -74,6 +74,9 @@ def train(
     ] = None,
     no_textual: Annotated[bool, typer.Option("--no-textual", help="Switch off the textual tasks.")] = False,
     no_query: Annotated[bool, typer.Option("--no-query", help="Switch off the query-oriented task.")] = False,
+    no_catalogue: Annotated[
+        bool, typer.Option("--no-catalogue", help="Switch off the catalogue task (every item's code path).")
+    ] = False,
     no_negatives: Annotated[bool, typer.Option("--no-negatives", help="Switch off negative sampling.")] = False,
     sampler: Annotated[str, typer.Option(help=f"Negative sampler: {', '.join(KINDS)}.")] = "hard",
     max_items: Annotated[int, typer.Option(min=2, help="Items per sequential window.")] = 20,
@@ -87,6 +90,10 @@ def train(
         bool | None, typer.Option("--bf16/--fp32", help="bf16 autocast; default: on where the CPU supports it.")
     ] = None,
     max_minutes: Annotated[float | None, typer.Option(help="Stop training after this many minutes.")] = None,
+    dropout: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=0.95, help="Override the preset's training dropout (embeddings, residuals)."),
+    ] = None,
     code_init: Annotated[
         str | None,
         typer.Option(help="From-scratch presets: code-token rows 'random' or from the tokenizer's 'codebook'."),
@@ -110,6 +117,8 @@ def train(
         if value is not None:
             overrides[key] = value
     chosen = replace(chosen, train=replace(chosen.train, **overrides), lora=lora or chosen.lora)
+    if dropout is not None:
+        chosen = replace(chosen, dropout=dropout)
     data, data_hash = load_dataset(settings, dataset)
     folder = tokenizer or _tokenizer_dir(settings, data.name, chosen.base, no_align)
     if stand_in_codes is not None:
@@ -127,11 +136,22 @@ def train(
         codes = _codes_from(folder, data.n_items, data_hash)
         codes_source = str(folder)
     mixture = MixtureConfig(
-        textual=not no_textual, query=not no_query, negatives=not no_negatives, sampler=sampler, max_items=max_items
+        textual=not no_textual,
+        query=not no_query,
+        catalogue=not no_catalogue,
+        negatives=not no_negatives,
+        sampler=sampler,
+        max_items=max_items,
     )
     name = f"lm-{chosen.name}" + "".join(
         s
-        for s, on in (("-noalign", no_align), ("-notext", no_textual), ("-noquery", no_query), ("-noneg", no_negatives))
+        for s, on in (
+            ("-noalign", no_align),
+            ("-notext", no_textual),
+            ("-noquery", no_query),
+            ("-nocat", no_catalogue),
+            ("-noneg", no_negatives),
+        )
         if on
     )
     target = out or settings.work_dir / "models" / data.name / name
