@@ -30,6 +30,7 @@ from model.eval.metrics import ranking_metrics
 from model.logs import get_logger
 from model.tasks.base import TaskContext
 from model.tasks.mixture import MixtureConfig, build_tasks, epoch_samples
+from model.train.dropout import add_dropout
 from model.train.presets import Preset, build_lm
 from model.train.trainer import Trainer, TrainResult
 
@@ -92,7 +93,11 @@ def run_job(job: TrainJob) -> JobResult:
         shutil.rmtree(job.checkpoint_dir, ignore_errors=True)
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     trainer = Trainer(lm.model, job.preset.train, job.checkpoint_dir)
-    result = trainer.fit(lambda e: epoch_samples(tasks, job.mixture.weights, job.seed, e), int(pad), validate)
+    dropout = add_dropout(lm.model, job.preset.dropout)
+    try:
+        result = trainer.fit(lambda e: epoch_samples(tasks, job.mixture.weights, job.seed, e), int(pad), validate)
+    finally:
+        dropout.remove()
     model = lm.model.merge_and_unload() if hasattr(lm.model, "merge_and_unload") else lm.model
     counts = np.zeros(data.n_items, dtype=np.int64)
     for seq in split.train:
@@ -102,6 +107,7 @@ def run_job(job: TrainJob) -> JobResult:
     training = {
         "preset": job.preset.name,
         "lm": lm.note,
+        "dropout": job.preset.dropout,
         "codes": job.codes_source,
         "mixture": {**asdict(job.mixture), "weights": dict(job.mixture.weights)},
         "tasks": notes,

@@ -38,6 +38,7 @@ class Preset:
     lora: bool = False
     lora_rank: int = 16
     code_init: str = "random"  # from-scratch LMs: "codebook" starts code tokens from the tokenizer's codebooks
+    dropout: float = 0.0  # training-time dropout on embeddings, residual branches and attention (model.train.dropout)
 
 
 PRESETS: dict[str, Preset] = {
