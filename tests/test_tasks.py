@@ -141,7 +141,7 @@ def test_textual_and_query_tasks() -> None:
 def test_dataset_without_text_runs_only_what_it_can() -> None:
     data = _dataset(text=False)
     ctx, _ = _ctx(data)
-    tasks, notes = build_tasks(ctx, MixtureConfig())
+    tasks, notes = build_tasks(ctx, MixtureConfig(catalogue=True))
     assert [t.name for t in tasks] == ["sequential", "catalogue"]  # the catalogue task needs only the codes
     assert "textual: off (dataset has no item text)" in notes
     assert "query: off (dataset has no item text)" in notes
@@ -150,7 +150,7 @@ def test_dataset_without_text_runs_only_what_it_can() -> None:
 def test_switches_and_weights() -> None:
     data = _dataset()
     ctx, _ = _ctx(data)
-    tasks, notes = build_tasks(ctx, MixtureConfig(textual=False, negatives=False, catalogue=False))
+    tasks, notes = build_tasks(ctx, MixtureConfig(textual=False, negatives=False))
     assert [t.name for t in tasks] == ["sequential", "query"]
     assert "negatives: off (--no-negatives)" in notes
     assert "catalogue: off (switched off)" in notes

@@ -8,6 +8,7 @@ path only as often as the item is a target (measured on Amazon Beauty after 6 ep
 negatives: at code levels 2 and 3 the valid children held ~4% of the probability mass). The level-0 code after bos
 gets no loss, so the task says nothing about which items are likely, only which code paths exist. It reads the
 catalogue only (codes of every item, no interactions), so nothing of validation or test leaks, and needs no text.
+Off by default (`MixtureConfig.catalogue`): on validation it did not pay for itself (see the README's Quality section).
 It knows nothing about models.
 """
 

@@ -29,7 +29,7 @@ from model.tasks.textual import TextualTask
 class MixtureConfig:
     textual: bool = True
     query: bool = True
-    catalogue: bool = True
+    catalogue: bool = False  # measured: helps neither Scientific nor Beauty on validation (README, Quality)
     negatives: bool = True
     sampler: str = "hard"  # uniform | popularity | hard
     max_items: int = 20  # items per sequential window (the generation prompt holds max_items - 1)

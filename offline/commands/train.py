@@ -4,8 +4,8 @@ tokenizer stage's folder (`--tokenizer DIR`; default the first of `<work_dir>/to
 lm = the preset's base, then smollm2-135m, then tiny (codes aligned to a real LM's text space come first); `--no-
 align` picks the `-noalign` folder, the ablation of tokenization without the alignment loss). `--stand-in-codes
 random` trains without a tokenizer folder (random unique codes, named as such in the artifact). Task switches: --no-
-textual, --no-query, --no-catalogue, --no-negatives, --sampler. Writes the artifact to
-`<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-nocat][-noneg]/` (or --out), checkpoints to
+textual, --no-query, --no-negatives, --sampler, --catalogue (adds a task). Writes the artifact to
+`<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-cat][-noneg]/` (or --out), checkpoints to
 `<work_dir>/checkpoints/<DATASET>/<the artifact folder's name>/` (so two runs with different --out never share one);
 `--resume` continues a killed run. Prints the validation metrics and the model version (the artifact's content hash)
 on stdout. `lm_scorer` is what `genrec evaluate --models lm:<name or
@@ -74,8 +74,8 @@ def train(
     ] = None,
     no_textual: Annotated[bool, typer.Option("--no-textual", help="Switch off the textual tasks.")] = False,
     no_query: Annotated[bool, typer.Option("--no-query", help="Switch off the query-oriented task.")] = False,
-    no_catalogue: Annotated[
-        bool, typer.Option("--no-catalogue", help="Switch off the catalogue task (every item's code path).")
+    catalogue: Annotated[
+        bool, typer.Option("--catalogue", help="Add the catalogue task (every item's code path; off by default).")
     ] = False,
     no_negatives: Annotated[bool, typer.Option("--no-negatives", help="Switch off negative sampling.")] = False,
     sampler: Annotated[str, typer.Option(help=f"Negative sampler: {', '.join(KINDS)}.")] = "hard",
@@ -138,7 +138,7 @@ def train(
     mixture = MixtureConfig(
         textual=not no_textual,
         query=not no_query,
-        catalogue=not no_catalogue,
+        catalogue=catalogue,
         negatives=not no_negatives,
         sampler=sampler,
         max_items=max_items,
@@ -149,7 +149,7 @@ def train(
             ("-noalign", no_align),
             ("-notext", no_textual),
             ("-noquery", no_query),
-            ("-nocat", no_catalogue),
+            ("-cat", catalogue),
             ("-noneg", no_negatives),
         )
         if on
