@@ -40,7 +40,7 @@ def test_round_trip_and_version_is_content_hash(tmp_path: Path, setup: TinySetup
 
 def test_recommender_ranks_like_the_generator(tmp_path: Path, setup: TinySetup) -> None:
     folder, dataset = _save(tmp_path, setup)
-    rec = Recommender(load_artifact(folder), backend="transformers")
+    rec = Recommender(load_artifact(folder), backend="transformers", dtype="float32")  # as the generator below
     histories = [list(s) for s in dataset.sequences[:4]] + [[]]
     got = rec.recommend(histories, k=7)
     builder = PromptBuilder(setup.tokenizer, setup.codes, setup.vocab, max_history=5)
