@@ -51,14 +51,8 @@ def build_tasks(ctx: TaskContext, config: MixtureConfig) -> tuple[list[TaskBuild
     else:
         notes.append("negatives: off (--no-negatives)")
     tasks: list[TaskBuilder] = [SequentialTask(ctx, config.max_items, config.stride, sampler)]
-    if not config.catalogue:
-        notes.append("catalogue: off (switched off)")
-    elif config.weights.get("catalogue", 1.0) <= 0:
-        notes.append("catalogue: off (weight 0)")
-    else:
-        tasks.append(CatalogueTask(ctx))
-        notes.append(f"catalogue: on (weight {config.weights.get('catalogue', 1.0)})")
-    for name, enabled, ok, make in (
+    for name, enabled, ok, make in (  # this order fixes each task's rng stream (see epoch_samples)
+        ("catalogue", config.catalogue, True, lambda: CatalogueTask(ctx)),
         ("textual", config.textual, textual.available(ctx), lambda: TextualTask(ctx)),
         ("query", config.query, query.available(ctx), lambda: QueryTask(ctx, min(config.max_items, 20))),
     ):
