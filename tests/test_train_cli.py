@@ -24,13 +24,16 @@ def _run(work: Path, *args: str):  # type: ignore[no-untyped-def]
 def test_train_then_evaluate(tmp_path: Path) -> None:
     work = _work(tmp_path)
     assert _run(work, "train-tokenizer", "toy", *SMALL).exit_code == 0
-    result = _run(work, "train", "toy", "--preset", "tiny", "--epochs", "1", "--eval-users", "5", "--fp32")
+    result = _run(
+        work, "train", "toy", "--preset", "tiny", "--epochs", "1", "--eval-users", "5", "--fp32", "--patience", "2"
+    )
     assert result.exit_code == 0, result.exception
     folder = work / "models" / "toy" / "lm-tiny"
     artifact = load_artifact(folder)
     assert artifact.version in result.stdout
     assert artifact.meta.training["codes"] == str(work / "tokenizers" / "toy" / "tiny")
     assert "valid_ndcg@10" in artifact.meta.metrics
+    assert artifact.meta.training["config"]["patience"] == 2  # --patience overrides the preset's 3
     assert any("textual: on" in t for t in artifact.meta.training["tasks"])
     report = work / "reports" / "r.json"
     ev = _run(work, "evaluate", "toy", "--models", "popularity,lm:tiny", "--ks", "5,10", "--out", str(report))
@@ -50,3 +53,5 @@ def test_missing_tokenizer_unknown_artifact_and_bad_sampler(tmp_path: Path) -> N
     assert "no model artifact 'nothing-here'" in str(ev.exception)
     bad = _run(work, "train", "toy", "--sampler", "nearest", "--stand-in-codes", "random")
     assert bad.exit_code == 2 and "nearest" in bad.output
+    bad = _run(work, "train", "toy", "--patience", "0", "--stand-in-codes", "random")
+    assert bad.exit_code == 2 and "--patience" in bad.output

@@ -98,6 +98,9 @@ def train(
         str | None,
         typer.Option(help="From-scratch presets: code-token rows 'random' or from the tokenizer's 'codebook'."),
     ] = None,
+    patience: Annotated[
+        int | None, typer.Option(min=1, help="Override the preset's early-stopping patience (validations).")
+    ] = None,
     eval_users: Annotated[int, typer.Option(min=1, help="Validation users sampled for model selection.")] = 500,
     beam: Annotated[int, typer.Option(min=1, help="Beam width of validation generation.")] = 20,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
@@ -113,7 +116,13 @@ def train(
         raise typer.BadParameter(f"{sampler!r} is not one of {', '.join(KINDS)}", param_hint="--sampler")
     chosen = get_preset(preset, bf16, code_init)
     overrides: dict[str, Any] = {"seed": settings.seed}
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr), ("max_minutes", max_minutes)):
+    for key, value in (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("lr", lr),
+        ("patience", patience),
+        ("max_minutes", max_minutes),
+    ):
         if value is not None:
             overrides[key] = value
     chosen = replace(chosen, train=replace(chosen.train, **overrides), lora=lora or chosen.lora)
