@@ -51,6 +51,26 @@ def test_a_few_steps_reduce_the_loss(tmp_path: Path) -> None:
     assert after < before - 0.5
 
 
+def test_label_smoothing_matches_torch_cross_entropy() -> None:
+    """With ul_weight 0 the loss is torch's label-smoothed cross-entropy over the whole vocabulary; `ce` stays the
+    plain NLL, so runs with and without smoothing report comparable numbers."""
+    model, samples = _setup()
+    model.eval()
+    batch = collate(list(samples(0))[:8], pad_id=0)
+    with torch.no_grad():
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
+        labels = batch.labels[:, 1:]
+        plain = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100)
+        smooth = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), labels, ignore_index=-100, label_smoothing=0.2
+        )
+        loss0, ce0, _ = batch_loss(model, batch, 0.0, False)
+        loss, ce, _ = batch_loss(model, batch, 0.0, False, label_smoothing=0.2)
+    assert torch.allclose(loss0, plain, atol=1e-5) and abs(ce0 - float(plain)) < 1e-5
+    assert torch.allclose(loss, smooth, atol=1e-5) and abs(ce - float(plain)) < 1e-5
+    assert abs(float(smooth) - float(plain)) > 1e-3  # the smoothing term is not a no-op on this batch
+
+
 def test_resume_after_a_kill_reaches_the_uninterrupted_state(tmp_path: Path) -> None:
     model_a, samples = _setup()
     full = Trainer(model_a, CFG, tmp_path / "a").fit(samples, pad_id=0, validate=_validate)

@@ -55,3 +55,5 @@ def test_missing_tokenizer_unknown_artifact_and_bad_sampler(tmp_path: Path) -> N
     assert bad.exit_code == 2 and "nearest" in bad.output
     bad = _run(work, "train", "toy", "--patience", "0", "--stand-in-codes", "random")
     assert bad.exit_code == 2 and "--patience" in bad.output
+    bad = _run(work, "train", "toy", "--label-smoothing", "0.9", "--stand-in-codes", "random")
+    assert bad.exit_code == 2 and "--label-smoothing" in bad.output

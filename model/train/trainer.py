@@ -1,19 +1,20 @@
 """The fine-tuning loop: alignment-task samples in, a trained causal LM (best on validation) out.
 
 Contract: `Trainer(model, config, checkpoint_dir).fit(samples_for_epoch, pad_id, validate)` trains with AdamW, linear
-warm-up then cosine decay, gradient accumulation, gradient clipping and (when `config.bf16`) bf16 autocast. The loss
-is cross-entropy on the response tokens only (labels != IGNORE) plus `ul_weight` x unlikelihood
--log(1 - p(negative token)) where a sample marks negatives; logits are computed only at positions that carry a
-target (the LM head is applied to those hidden states alone), which is what makes long all-positions sequences and
-text prompts cheap. `samples_for_epoch(epoch)` must be deterministic in `epoch`, and the batch plan is seeded by
-(seed, epoch), so a run is reproducible and a checkpoint can name "the next batch" by (epoch, index).
-A checkpoint (see `checkpoint.py`) is written every `checkpoint_every` optimizer steps and after every epoch; a new
-Trainer on the same folder resumes from it (model, optimizer, scheduler, RNG, data position, early-stopping record)
-and reaches the same state an uninterrupted run would. `validate(model) -> metrics` runs after each epoch (every
-`eval_every`); the `select` metric picks the best epoch, whose weights are kept in `best.pt` and loaded back at the
-end; `patience` epochs without improvement stop training; `max_minutes` stops at the next optimizer step (then
-validates once more if the current weights were never validated). `stop_after_steps` simulates a kill (tests).
-Progress (loss, tokens/s) goes to the log every `log_every` steps. It knows nothing about tasks, codes or artifacts.
+warm-up then cosine decay, gradient accumulation, gradient clipping and (when `config.bf16`) bf16 autocast. The loss is
+cross-entropy on the response tokens only (labels != IGNORE) plus `ul_weight` x unlikelihood -log(1 - p(negative token))
+where a sample marks negatives; with `label_smoothing` e the cross-entropy term is (1 - e) x NLL + e x the mean over the
+whole vocabulary of -log p (the reported `ce` stays the plain NLL); logits are computed only at positions that carry a
+target (the LM head is applied to those hidden states alone), which is what makes long all-positions sequences and text
+prompts cheap. `samples_for_epoch(epoch)` must be deterministic in `epoch`, and the batch plan is seeded by (seed,
+epoch), so a run is reproducible and a checkpoint can name "the next batch" by (epoch, index). A checkpoint (see
+`checkpoint.py`) is written every `checkpoint_every` optimizer steps and after every epoch; a new Trainer on the same
+folder resumes from it (model, optimizer, scheduler, RNG, data position, early-stopping record) and reaches the same
+state an uninterrupted run would. `validate(model) -> metrics` runs after each epoch (every `eval_every`); the `select`
+metric picks the best epoch, whose weights are kept in `best.pt` and loaded back at the end; `patience` epochs without
+improvement stop training; `max_minutes` stops at the next optimizer step (then validates once more if the current
+weights were never validated). `stop_after_steps` simulates a kill (tests). Progress (loss, tokens/s) goes to the log
+every `log_every` steps. It knows nothing about tasks, codes or artifacts.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class TrainConfig:
     warmup_steps: int = 100
     max_grad_norm: float = 1.0
     ul_weight: float = 0.5  # weight of the unlikelihood term on negative tokens
+    label_smoothing: float = 0.0  # share of the target mass spread uniformly over the vocabulary
     bf16: bool = False  # bf16 autocast for forward/backward (weights and optimizer stay fp32)
     checkpoint_every: int = 200  # optimizer steps
     eval_every: int = 1  # epochs
@@ -84,7 +86,9 @@ def _head_parts(model: Any) -> tuple[Any, Any] | None:
     return (decoder, head) if decoder is not None and head is not None else None
 
 
-def batch_loss(model: Any, batch: Batch, ul_weight: float, bf16: bool) -> tuple[torch.Tensor, float, float]:
+def batch_loss(
+    model: Any, batch: Batch, ul_weight: float, bf16: bool, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, float, float]:
     """(total loss, cross-entropy, unlikelihood) of one batch; see the module contract."""
     labels = batch.labels[:, 1:]
     negs = batch.negatives[:, 1:] if batch.negatives is not None else None
@@ -102,6 +106,9 @@ def batch_loss(model: Any, batch: Batch, ul_weight: float, bf16: bool) -> tuple[
     kept_labels = labels[keep]
     has_label = kept_labels != IGNORE
     ce = F.nll_loss(logp[has_label], kept_labels[has_label]) if has_label.any() else logp.sum() * 0.0
+    target_loss = ce
+    if label_smoothing > 0 and has_label.any():
+        target_loss = (1 - label_smoothing) * ce - label_smoothing * logp[has_label].mean(dim=-1).mean()
     ul = logp.sum() * 0.0
     if negs is not None and ul_weight > 0:
         kept_negs = negs[keep]
@@ -109,7 +116,7 @@ def batch_loss(model: Any, batch: Batch, ul_weight: float, bf16: bool) -> tuple[
         if has_neg.any():
             p = logp[has_neg].gather(1, kept_negs[has_neg].unsqueeze(1)).squeeze(1).exp()
             ul = -torch.log1p(-p.clamp(max=1 - 1e-6)).mean()
-    return ce + ul_weight * ul, float(ce.detach()), float(ul.detach())
+    return target_loss + ul_weight * ul, float(ce.detach()), float(ul.detach())
 
 
 def _schedule(warmup: int, total: int) -> Callable[[int], float]:
@@ -220,7 +227,7 @@ class Trainer:
             for b in range(st["batch"], len(plan)):
                 t0 = time.perf_counter()
                 batch = collate([samples[i] for i in plan[b]], pad_id)
-                loss, ce, ul = batch_loss(self.model, batch, cfg.ul_weight, cfg.bf16)
+                loss, ce, ul = batch_loss(self.model, batch, cfg.ul_weight, cfg.bf16, cfg.label_smoothing)
                 (loss / cfg.grad_accum).backward()
                 micro += 1
                 st["loss_sum"] += float(loss.detach())

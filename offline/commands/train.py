@@ -94,6 +94,10 @@ def train(
         float | None,
         typer.Option(min=0.0, max=0.95, help="Override the preset's training dropout (embeddings, residuals)."),
     ] = None,
+    label_smoothing: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=0.5, help="Share of each target's mass spread over the vocabulary (default 0)."),
+    ] = None,
     code_init: Annotated[
         str | None,
         typer.Option(help="From-scratch presets: code-token rows 'random' or from the tokenizer's 'codebook'."),
@@ -121,6 +125,7 @@ def train(
         ("batch_size", batch_size),
         ("lr", lr),
         ("patience", patience),
+        ("label_smoothing", label_smoothing),
         ("max_minutes", max_minutes),
     ):
         if value is not None:
