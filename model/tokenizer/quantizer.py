@@ -1,12 +1,13 @@
 """The networks: an MLP encoder to a latent, L cascaded (residual) codebooks, an MLP decoder, and a bias-free
 linear projection of the quantised latent into the LM's embedding space.
 
-Contract: `ResidualQuantizer(z)` picks, level by level, the codeword nearest to what the previous levels left over
-(the residual), and returns the codes, the quantised latent with straight-through gradients, and the codebook and
-commitment losses. `AlignedRQVAE(x)` runs encoder → quantiser → decoder (+ projection). Because the projection is
-linear without bias, the projection of an item's quantised latent is exactly the sum of its projected codewords —
-which is why projected codewords are a sound start for the code tokens' input embeddings. Inputs are standardised
-with buffers set once from the catalogue. This module knows nothing about text, items or training schedules.
+Contract: `ResidualQuantizer(z)` picks, level by level, the codeword nearest to what the previous levels left over (the
+residual), and returns the codes, the quantised latent with straight-through gradients, and the codebook and commitment
+losses. `AlignedRQVAE` holds encoder, quantiser, decoder and projection; its trainer (`model.tokenizer.trainer`) runs
+them step by step (the warm-up skips the quantiser). Because the projection is linear without bias, the projection of an
+item's quantised latent is exactly the sum of its projected codewords — which is why projected codewords are a sound
+start for the code tokens' input embeddings. Inputs are standardised with buffers set once from the catalogue. This
+module knows nothing about text, items or training schedules.
 """
 
 from __future__ import annotations
@@ -25,13 +26,6 @@ class QuantOutput(NamedTuple):
     codes: torch.Tensor  # (B, L) int64
     codebook_loss: torch.Tensor  # sum over levels of ||sg[r_l] - e_l||^2 (moves codewords)
     commitment_loss: torch.Tensor  # sum over levels of ||r_l - sg[e_l]||^2 (moves the encoder)
-
-
-class ForwardOutput(NamedTuple):
-    latent: torch.Tensor  # (B, D) encoder output
-    quant: QuantOutput
-    reconstruction: torch.Tensor  # (B, d_in) in standardised input units
-    projected: torch.Tensor | None  # (B, d_lm) projection of the quantised latent, None without a projection
 
 
 class ResidualQuantizer(nn.Module):
@@ -117,13 +111,6 @@ class AlignedRQVAE(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latent (B, D) of raw inputs (B, d_in)."""
         return self.encoder(self.standardise(x))
-
-    def forward(self, x: torch.Tensor) -> ForwardOutput:
-        latent = self.encode(x)
-        quant = self.quantizer(latent)
-        recon = self.decoder(quant.quantized)
-        projected = self.projection(quant.quantized) if self.projection is not None else None
-        return ForwardOutput(latent, quant, recon, projected)
 
     def projected_codewords(self) -> list[torch.Tensor]:
         """Per level, the projection of every codeword (C × d_lm); their sum over an item's codes is its projection."""

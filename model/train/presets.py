@@ -20,8 +20,9 @@ from typing import Any
 from model.codes.item_codes import ItemCodes
 from model.codes.vocab import CodeVocab
 from model.errors import UserError
+from model.lm.dtype import native_bf16
 from model.lm.extend import add_code_tokens
-from model.train.trainer import TrainConfig, bf16_supported
+from model.train.trainer import TrainConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ def get_preset(name: str, bf16: bool | None = None, code_init: str | None = None
     if code_init is not None and code_init not in CODE_INITS:
         raise UserError(f"code_init must be one of {', '.join(CODE_INITS)}; got {code_init!r}")
     preset = PRESETS[name] if code_init is None else replace(PRESETS[name], code_init=code_init)
-    use_bf16 = (preset.bf16_default and bf16_supported()) if bf16 is None else bf16
+    use_bf16 = (preset.bf16_default and native_bf16()) if bf16 is None else bf16
     return replace(preset, train=replace(preset.train, bf16=use_bf16))
 
 

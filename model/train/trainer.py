@@ -9,12 +9,12 @@ target (the LM head is applied to those hidden states alone), which is what make
 prompts cheap. `samples_for_epoch(epoch)` must be deterministic in `epoch`, and the batch plan is seeded by (seed,
 epoch), so a run is reproducible and a checkpoint can name "the next batch" by (epoch, index). A checkpoint (see
 `checkpoint.py`) is written every `checkpoint_every` optimizer steps and after every epoch; a new Trainer on the same
-folder resumes from it (model, optimizer, scheduler, RNG, data position, early-stopping record) and reaches the same
-state an uninterrupted run would. `validate(model) -> metrics` runs after each epoch (every `eval_every`); the `select`
-metric picks the best epoch, whose weights are kept in `best.pt` and loaded back at the end; `patience` epochs without
-improvement stop training; `max_minutes` stops at the next optimizer step (then validates once more if the current
-weights were never validated). `stop_after_steps` simulates a kill (tests). Progress (loss, tokens/s) goes to the log
-every `log_every` steps. It knows nothing about tasks, codes or artifacts.
+folder resumes from it (model, optimizer, scheduler, RNG, and the `TrainState`: data position, early-stopping record,
+history) and reaches the same state an uninterrupted run would. `validate(model) -> metrics` runs after each epoch
+(every `eval_every`); the `select` metric picks the best epoch, whose weights are kept in `best.pt` and loaded back at
+the end; `patience` epochs without improvement stop training; `max_minutes` stops at the next optimizer step (then
+validates once more if the current weights were never validated). `stop_after_steps` simulates a kill (tests). Progress
+(loss, tokens/s) goes to the log every `log_every` steps. It knows nothing about tasks, codes or artifacts.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.lm.dtype import native_bf16
 from model.logs import get_logger
 from model.tasks.base import IGNORE, Sample
 from model.train.checkpoint import load_best, load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
@@ -72,11 +71,6 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch: loss, tokens/s, metrics
     stopped: str = "epochs"  # epochs | early-stopping | time-budget | killed
     tokens_per_s: float = 0.0
-
-
-def bf16_supported() -> bool:
-    """Whether bf16 autocast on this CPU runs natively (oneDNN reports bf16 support: AVX512-BF16 or AMX)."""
-    return native_bf16()
 
 
 def _head_parts(model: Any) -> tuple[Any, Any] | None:
@@ -129,6 +123,48 @@ def _schedule(warmup: int, total: int) -> Callable[[int], float]:
     return factor
 
 
+@dataclass
+class TrainState:
+    """Where a run stands; saved in every checkpoint (as a dict) so a resumed run continues from it exactly."""
+
+    step: int = 0  # optimizer steps taken
+    epoch: int = 0  # the epoch being run (epochs done, once it is finished)
+    batch: int = 0  # the next batch of that epoch
+    best: float = -math.inf  # the best validation score so far (the `select` metric)
+    best_epoch: int = -1
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    bad: int = 0  # validations in a row without improvement
+    history: list[dict[str, Any]] = field(default_factory=list)  # per epoch: loss; per validation: its metrics
+    validated_step: int = -1  # the step of the last validation
+    stopped: str | None = None  # "early-stopping" once patience ran out (a time budget is per process, not saved)
+    loss_sum: float = 0.0  # this epoch's summed batch losses so far (a resumed epoch reports the same mean)
+    n_loss: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> TrainState:
+        return cls(**saved)
+
+    def mean_loss(self) -> float:
+        return self.loss_sum / max(1, self.n_loss)
+
+
+@dataclass
+class _Throughput:
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, tokens: int, seconds: float) -> None:
+        self.tokens += tokens
+        self.seconds += seconds
+
+    @property
+    def per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
 class Trainer:
     def __init__(self, model: Any, config: TrainConfig, checkpoint_dir: Path) -> None:
         self.model = model
@@ -142,9 +178,7 @@ class Trainer:
             lr=config.lr,
         )
         self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
-
-    def _trainable_state(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.model.state_dict().items()}
+        self.state = TrainState()
 
     def fit(
         self,
@@ -157,142 +191,147 @@ class Trainer:
         started = time.perf_counter()
         first = samples_for_epoch(0)
         steps_per_epoch = math.ceil(math.ceil(len(first) / cfg.batch_size) / cfg.grad_accum)
-        total = max(1, steps_per_epoch * cfg.epochs)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _schedule(cfg.warmup_steps, total))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _schedule(cfg.warmup_steps, max(1, steps_per_epoch * cfg.epochs))
+        )
         torch.manual_seed(cfg.seed)
-        st: dict[str, Any] = {
-            "step": 0,
-            "epoch": 0,
-            "batch": 0,
-            "best": -math.inf,
-            "best_epoch": -1,
-            "best_metrics": {},
-            "bad": 0,
-            "history": [],
-            "validated_step": -1,
-            "stopped": None,
-            "loss_sum": 0.0,  # this epoch's summed batch losses so far (persisted: a resumed epoch reports the same)
-            "n_loss": 0,
-        }
-        saved = load_checkpoint(self.dir)
-        if saved is not None:
-            self.model.load_state_dict(saved["model"])
-            self.optimizer.load_state_dict(saved["optimizer"])
-            self.scheduler.load_state_dict(saved["scheduler"])
-            set_rng_state(saved["rng"])
-            st.update(saved["trainer"])
-            log.info("resumed", folder=str(self.dir), step=st["step"], epoch=st["epoch"], batch=st["batch"])
+        self._resume()
         self.model.train()
-
-        def checkpoint() -> None:
-            save_checkpoint(
-                self.dir,
-                {
-                    "model": self.model.state_dict(),
-                    "optimizer": self.optimizer.state_dict(),
-                    "scheduler": self.scheduler.state_dict() if self.scheduler else {},
-                    "rng": rng_state(),
-                    "trainer": dict(st),
-                },
-            )
-
-        def run_validation(epoch: int) -> None:
-            if validate is None:
-                return
-            self.model.eval()
-            metrics = validate(self.model)
-            self.model.train()
-            st["validated_step"] = st["step"]
-            score = metrics.get(cfg.select, -math.inf)
-            record = {"epoch": epoch, "step": st["step"], **{k: round(v, 5) for k, v in metrics.items()}}
-            st["history"] = [*st["history"], record]
-            if score > st["best"]:
-                st.update(best=score, best_epoch=epoch, best_metrics=dict(metrics), bad=0)
-                save_best(self.dir, self._trainable_state())
-            else:
-                st["bad"] += 1
-            log.info("validation", **record, best_epoch=st["best_epoch"])
-
-        tokens_seen, tok_time = 0, 0.0
-        stopped = st["stopped"]
-        while stopped is None and st["epoch"] < cfg.epochs:
-            epoch = st["epoch"]
+        st, speed = self.state, _Throughput()
+        stopped = st.stopped
+        while stopped is None and st.epoch < cfg.epochs:
+            epoch = st.epoch
             samples = first if epoch == 0 else samples_for_epoch(epoch)
-            plan = plan_batches(
-                [len(s.input_ids) for s in samples], cfg.batch_size, np.random.default_rng([cfg.seed, epoch])
-            )
-            ce_sum, ul_sum, n_micro = 0.0, 0.0, 0
-            micro = 0
-            self.optimizer.zero_grad(set_to_none=True)
-            for b in range(st["batch"], len(plan)):
-                t0 = time.perf_counter()
-                batch = collate([samples[i] for i in plan[b]], pad_id)
-                loss, ce, ul = batch_loss(self.model, batch, cfg.ul_weight, cfg.bf16, cfg.label_smoothing)
-                (loss / cfg.grad_accum).backward()
-                micro += 1
-                st["loss_sum"] += float(loss.detach())
-                st["n_loss"] += 1
-                ce_sum, ul_sum, n_micro = ce_sum + ce, ul_sum + ul, n_micro + 1
-                if micro % cfg.grad_accum and b != len(plan) - 1:
-                    tokens_seen += batch.n_tokens
-                    tok_time += time.perf_counter() - t0
-                    continue
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                micro = 0
-                st["step"] += 1
-                st["batch"] = b + 1
-                tokens_seen += batch.n_tokens
-                tok_time += time.perf_counter() - t0
-                if st["step"] % cfg.log_every == 0:
-                    log.info(
-                        "train",
-                        epoch=epoch,
-                        step=st["step"],
-                        batch=f"{b + 1}/{len(plan)}",
-                        loss=round(st["loss_sum"] / max(1, st["n_loss"]), 4),
-                        ce=round(ce_sum / n_micro, 4),
-                        ul=round(ul_sum / n_micro, 4),
-                        lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
-                        tokens_per_s=round(tokens_seen / max(tok_time, 1e-9)),
-                    )
-                if st["step"] % cfg.checkpoint_every == 0:
-                    checkpoint()
-                if stop_after_steps is not None and st["step"] >= stop_after_steps:
-                    checkpoint()
-                    return self._result(st, "killed", tokens_seen, tok_time)
-                if cfg.max_minutes is not None and time.perf_counter() - started > cfg.max_minutes * 60:
-                    stopped = "time-budget"
-                    break
-            if stopped is None:
-                st["history"] = [
-                    *st["history"],
-                    {"epoch": epoch, "step": st["step"], "loss": round(st["loss_sum"] / max(1, st["n_loss"]), 5)},
-                ]
-                st["epoch"], st["batch"], st["loss_sum"], st["n_loss"] = epoch + 1, 0, 0.0, 0
+            deadline = started + cfg.max_minutes * 60 if cfg.max_minutes is not None else None
+            ended = self._run_epoch(samples, pad_id, speed, deadline, stop_after_steps)
+            if ended == "killed":
+                self._checkpoint()
+                return self._result("killed", speed)
+            if ended is None:  # the epoch ran to its end
+                st.history = [*st.history, {"epoch": epoch, "step": st.step, "loss": round(st.mean_loss(), 5)}]
+                st.epoch, st.batch, st.loss_sum, st.n_loss = epoch + 1, 0, 0.0, 0
                 if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-                    run_validation(epoch)
-                    if st["bad"] >= cfg.patience:
+                    self._validate(validate, epoch)
+                    if st.bad >= cfg.patience:
                         stopped = "early-stopping"
-            elif st["validated_step"] != st["step"]:
-                run_validation(epoch)
-            st["stopped"] = stopped if stopped == "early-stopping" else None  # a time budget is per process
-            checkpoint()
+            else:  # the time budget ran out inside the epoch: judge the weights reached, once
+                stopped = ended
+                if st.validated_step != st.step:
+                    self._validate(validate, epoch)
+            st.stopped = stopped if stopped == "early-stopping" else None  # a time budget is per process
+            self._checkpoint()
         best = load_best(self.dir) if validate is not None else None
         if best is not None:
             self.model.load_state_dict(best)
         self.model.eval()
-        return self._result(st, stopped or "epochs", tokens_seen, tok_time)
+        return self._result(stopped or "epochs", speed)
 
-    def _result(self, st: dict[str, Any], stopped: str, tokens: int, seconds: float) -> TrainResult:
+    def _run_epoch(
+        self,
+        samples: Sequence[Sample],
+        pad_id: int,
+        speed: _Throughput,
+        deadline: float | None,
+        stop_after_steps: int | None,
+    ) -> str | None:
+        """Run the current epoch from its next batch; None when it ended, else why it stopped early."""
+        cfg, st = self.config, self.state
+        assert self.scheduler is not None
+        rng = np.random.default_rng([cfg.seed, st.epoch])
+        plan = plan_batches([len(s.input_ids) for s in samples], cfg.batch_size, rng)
+        ce_sum, ul_sum, n_micro, micro = 0.0, 0.0, 0, 0
+        self.optimizer.zero_grad(set_to_none=True)
+        for b in range(st.batch, len(plan)):
+            t0 = time.perf_counter()
+            batch = collate([samples[i] for i in plan[b]], pad_id)
+            loss, ce, ul = batch_loss(self.model, batch, cfg.ul_weight, cfg.bf16, cfg.label_smoothing)
+            (loss / cfg.grad_accum).backward()
+            micro += 1
+            st.loss_sum += float(loss.detach())
+            st.n_loss += 1
+            ce_sum, ul_sum, n_micro = ce_sum + ce, ul_sum + ul, n_micro + 1
+            if micro % cfg.grad_accum and b != len(plan) - 1:
+                speed.add(batch.n_tokens, time.perf_counter() - t0)
+                continue
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            micro = 0
+            st.step += 1
+            st.batch = b + 1
+            speed.add(batch.n_tokens, time.perf_counter() - t0)
+            if st.step % cfg.log_every == 0:
+                log.info(
+                    "train",
+                    epoch=st.epoch,
+                    step=st.step,
+                    batch=f"{b + 1}/{len(plan)}",
+                    loss=round(st.mean_loss(), 4),
+                    ce=round(ce_sum / n_micro, 4),
+                    ul=round(ul_sum / n_micro, 4),
+                    lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
+                    tokens_per_s=round(speed.per_s),
+                )
+            if st.step % cfg.checkpoint_every == 0:
+                self._checkpoint()
+            if stop_after_steps is not None and st.step >= stop_after_steps:
+                return "killed"
+            if deadline is not None and time.perf_counter() > deadline:
+                return "time-budget"
+        return None
+
+    def _validate(self, validate: Callable[[Any], dict[str, float]] | None, epoch: int) -> None:
+        if validate is None:
+            return
+        cfg, st = self.config, self.state
+        self.model.eval()
+        metrics = validate(self.model)
+        self.model.train()
+        st.validated_step = st.step
+        score = metrics.get(cfg.select, -math.inf)
+        record = {"epoch": epoch, "step": st.step, **{k: round(v, 5) for k, v in metrics.items()}}
+        st.history = [*st.history, record]
+        if score > st.best:
+            st.best, st.best_epoch, st.best_metrics, st.bad = score, epoch, dict(metrics), 0
+            save_best(self.dir, self.model.state_dict())
+        else:
+            st.bad += 1
+        log.info("validation", **record, best_epoch=st.best_epoch)
+
+    def _resume(self) -> None:
+        saved = load_checkpoint(self.dir)
+        if saved is None:
+            return
+        assert self.scheduler is not None
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        set_rng_state(saved["rng"])
+        self.state = TrainState.from_dict(saved["trainer"])
+        st = self.state
+        log.info("resumed", folder=str(self.dir), step=st.step, epoch=st.epoch, batch=st.batch)
+
+    def _checkpoint(self) -> None:
+        save_checkpoint(
+            self.dir,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else {},
+                "rng": rng_state(),
+                "trainer": self.state.to_dict(),
+            },
+        )
+
+    def _result(self, stopped: str, speed: _Throughput) -> TrainResult:
+        st = self.state
         return TrainResult(
-            steps=st["step"],
-            epochs_done=st["epoch"],
-            best_epoch=st["best_epoch"],
-            best_metrics=dict(st["best_metrics"]),
-            history=list(st["history"]),
+            steps=st.step,
+            epochs_done=st.epoch,
+            best_epoch=st.best_epoch,
+            best_metrics=dict(st.best_metrics),
+            history=list(st.history),
             stopped=stopped,
-            tokens_per_s=tokens / seconds if seconds > 0 else 0.0,
+            tokens_per_s=speed.per_s,
         )
