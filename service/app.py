@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import redis
@@ -27,8 +27,10 @@ from redis.retry import Retry
 from model.artifact import load_artifact
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
+from model.ids import UserIdRule
 from model.logs import get_logger
 from model.redis_url import mask_url
+from model.settings import ServiceSettings, split_keys
 from service import errors, health, openapi_doc, routes
 from service.auth import AccessGuard, Keyring
 from service.catalogue import Catalogue
@@ -38,7 +40,7 @@ from service.metrics import Metrics, MetricsMiddleware, multiprocess_dir
 from service.ratelimit import RateLimiter
 from service.recommend import RecommendPath
 from service.redis_io import ActiveVersion, HotReader
-from service.settings import ServiceSettings, split_keys
+from service.sources import AnswerSource, CacheSource, LiveSource, Pages, PopularSource, StaleSource
 from service.state import Services
 
 log = get_logger(__name__)
@@ -61,7 +63,7 @@ def _load_generator(settings: ServiceSettings, artifact: object) -> tuple[ItemGe
 
 
 async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services:
-    keys = KeySchema(prefix=settings.cache_prefix)
+    keys = settings.keys
     artifact = await asyncio.to_thread(load_artifact, settings.artifact, settings.verify_artifact)
     catalogue = Catalogue.from_artifact(artifact)
     generator, generator_error = await asyncio.to_thread(_load_generator, settings, artifact)
@@ -82,20 +84,21 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
         metrics.redis_errors.labels("version").inc()
         log.warning("redis unreachable at start-up; serving popularity until it answers", error=repr(exc))
     live = LiveRunner(settings.live_concurrency, settings.live_queue, settings.live_deadline_ms / 1000, metrics)
-    path = RecommendPath(
-        catalogue, reader, client, keys, version, live, metrics, settings.live_k, settings.live_write_back
-    )
+    chain = _chain(settings, Pages(catalogue), live, client, keys, metrics)
+    path = RecommendPath(catalogue, reader, version, chain, metrics)
     history = HistoryStore(sync_client, keys, max_events=settings.max_events_kept)
     log.info(
         "service ready",
         model_version=catalogue.model_version,
         items=catalogue.n_items,
         live=generator is not None,
+        sources=",".join(settings.sources),
         redis=mask_url(settings.redis_url),
     )
     return Services(
         settings,
         keys,
+        UserIdRule(settings.user_id_format),
         catalogue,
         metrics,
         reader,
@@ -108,6 +111,24 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
         generator,
         generator_error,
     )
+
+
+def _chain(
+    settings: ServiceSettings,
+    pages: Pages,
+    live: LiveRunner,
+    writer: aioredis.Redis,
+    keys: KeySchema,
+    metrics: Metrics,
+) -> list[AnswerSource]:
+    """The fallback chain in the configured order (GENREC_SOURCES)."""
+    make: dict[str, Callable[[], AnswerSource]] = {
+        "cache": lambda: CacheSource(pages, metrics),
+        "live": lambda: LiveSource(pages, live, writer, keys, metrics, settings.live_k, settings.live_write_back),
+        "stale": lambda: StaleSource(pages),
+        "popular": lambda: PopularSource(pages),
+    }
+    return [make[name]() for name in settings.sources]
 
 
 async def close_services(services: Services) -> None:
@@ -154,8 +175,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     errors.install(app)
     app.include_router(routes.router)
-    if settings.plain_route:
-        app.router.routes.insert(0, routes.fast_route)  # matched before the documented APIRoute of the same path
     app.include_router(health.router)
     openapi_doc.install(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -171,8 +190,7 @@ def _guard(settings: ServiceSettings, metrics: Metrics) -> tuple[Keyring, RateLi
     keyring = Keyring(split_keys(settings.api_keys), split_keys(settings.read_api_keys))
     limiter = None
     if settings.rate_limit_events:
-        keys = KeySchema(prefix=settings.cache_prefix)
-        limiter = RateLimiter(settings.rate_limit_events, settings.rate_limit_window_s, keys, metrics)
+        limiter = RateLimiter(settings.rate_limit_events, settings.rate_limit_window_s, settings.keys, metrics)
     if keyring.empty:
         log.warning("GENREC_API_KEYS is not set: write routes are open (development mode only)", env=settings.env)
     log.info(

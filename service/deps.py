@@ -2,35 +2,22 @@
 
 Contract: each getter reads `request.app.state.services` (set by the lifespan); tests swap any of them with
 `app.dependency_overrides[getter] = ...` (e.g. `get_generator` for a generator that raises or sleeps). All are
-`async def` so FastAPI calls them inline rather than in its thread pool. The hot recommend route does not go
-through FastAPI's dependency solver (measured at ~100 µs per request with its query parameters, more than the rest
-of the cached path together); it calls `resolve(request, getter)`, which honours `app.dependency_overrides` the same
-way. They know nothing about the recommend logic.
+`async def` of the request alone, so FastAPI calls them inline rather than in its thread pool and
+`service.fastroute.LeanRoute` can call them without FastAPI's solver. They know nothing about the recommend logic.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from model.cache.history import HistoryStore
+from model.settings import ServiceSettings
 from service.catalogue import Catalogue
 from service.live import ItemGenerator
 from service.recommend import RecommendPath
-from service.settings import ServiceSettings
 from service.state import Services
-
-T = TypeVar("T")
-
-
-async def resolve(request: Request, getter: Callable[[Request], Any]) -> Any:
-    """`getter(request)`, or its override from `app.dependency_overrides` (called without arguments)."""
-    override = request.app.dependency_overrides.get(getter)
-    value = override() if override is not None else getter(request)
-    return await value if inspect.isawaitable(value) else value
 
 
 async def get_services(request: Request) -> Services:

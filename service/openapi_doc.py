@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.routes import INT_ID_PATTERN, TOKEN_ID_PATTERN
-from service.settings import ServiceSettings
+from model.ids import UserIdRule
+from model.settings import ServiceSettings
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 
@@ -37,7 +37,7 @@ def _patch(doc: dict[str, Any], settings: ServiceSettings) -> dict[str, Any]:
         }
     )
     keyed = settings.api_keys is not None or settings.read_api_keys is not None
-    user_id = INT_ID_PATTERN if settings.user_id_format == "int" else TOKEN_ID_PATTERN
+    user_id = UserIdRule(settings.user_id_format).pattern
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             for answer in operation.get("responses", {}).values():

@@ -1,11 +1,11 @@
 """The service's Redis access: the one-round-trip read of the hot path, write-back, and the active-version poller.
 
 Contract:
-- `HotReader.fetch(version, user)` sends the user's cached-list GET and their events LRANGE as ONE pipelined write
-  on one connection (both keys carry the user's hash tag, so they share a slot) and reads both replies: one round
-  trip per request. It keeps its own stack of idle `redis.asyncio` connections instead of going through
-  `ConnectionPool.get_connection`, whose per-acquire bookkeeping and liveness probe cost more than the command
-  here; the commands are pre-packed RESP. A connection that saw any error or cancellation is disconnected, never
+- `HotReader.fetch(version, user)` sends the user's cached-list GET and their events LRANGE as ONE pipelined write on
+  one connection (both keys carry the user's hash tag, so they share a slot) and reads both replies: one round trip per
+  request. It keeps its own stack of idle `redis.asyncio` connections instead of going through
+  `ConnectionPool.get_connection`, whose per-acquire bookkeeping and liveness probe cost more than the command here; the
+  commands are packed by `model.cache.resp`. A connection that saw any error or cancellation is disconnected, never
   reused. One deadline (`timeout_s`) covers the whole call, connecting included. Redis failures raise
   `redis.RedisError`.
 - `ActiveVersion` holds the served cache version (and its model version) in memory; `run()` re-reads it every
@@ -26,16 +26,11 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 
 from model.cache.keys import KeySchema
+from model.cache.resp import command
 from model.logs import get_logger
 
 log = get_logger(__name__)
-
-
-def _resp(*parts: bytes) -> bytes:
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        out.append(b"$%d\r\n%b\r\n" % (len(part), part))
-    return b"".join(out)
+_PING = command(b"PING")
 
 
 class HotReader:
@@ -49,17 +44,15 @@ class HotReader:
 
     async def fetch(self, version: str | None, user: str) -> tuple[bytes | None, list[bytes]]:
         """(the user's cached list in `version` or None, their raw events newest first)."""
-        hkey = self._keys.history(user).encode()
-        history = b"*4\r\n$6\r\nLRANGE\r\n$%d\r\n%b\r\n$1\r\n0\r\n$2\r\n-1\r\n" % (len(hkey), hkey)
+        history = command(b"LRANGE", self._keys.history(user).encode(), b"0", b"-1")
         if version is None:
             (events,) = await self._roundtrip(history, 1)
             return None, events
-        lkey = self._keys.recs(version, user).encode()
-        blob, events = await self._roundtrip(b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n%b" % (len(lkey), lkey, history), 2)
+        blob, events = await self._roundtrip(command(b"GET", self._keys.recs(version, user).encode()) + history, 2)
         return blob, events
 
     async def ping(self) -> bool:
-        (reply,) = await self._roundtrip(_resp(b"PING"), 1)
+        (reply,) = await self._roundtrip(_PING, 1)
         return bool(reply)
 
     async def _roundtrip(self, payload: bytes, replies: int) -> list[Any]:

@@ -14,18 +14,20 @@ import redis.asyncio as aioredis
 
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
+from model.ids import UserIdRule
+from model.settings import ServiceSettings
 from service.catalogue import Catalogue
 from service.live import ItemGenerator, LiveRunner
 from service.metrics import Metrics
 from service.recommend import RecommendPath
 from service.redis_io import ActiveVersion, HotReader
-from service.settings import ServiceSettings
 
 
 @dataclass
 class Services:
     settings: ServiceSettings
     keys: KeySchema
+    user_ids: UserIdRule  # the user-id format in force (GENREC_USER_ID_FORMAT)
     catalogue: Catalogue
     metrics: Metrics
     reader: HotReader

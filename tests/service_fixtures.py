@@ -21,8 +21,9 @@ from model.cache.codec import encode
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta
 from model.data.records import InteractionDataset, Item
+from model.settings import ServiceSettings
 from service.app import create_app
-from service.settings import ServiceSettings
+from service.deps import get_services
 from tests.conftest import make_tiny_setup
 from tests.redis_fixtures import REDIS_URL
 from tests.tiny_artifact import save_setup
@@ -32,9 +33,14 @@ EMPTY_USER = "13"  # a known user whose dataset history is empty
 CACHED_USERS = ("1", "2", "3")
 
 
+def raw(i: int) -> str:
+    """The toy catalogue's raw id of item index i."""
+    return str(5000 + i)
+
+
 def toy_dataset() -> InteractionDataset:
     rng = np.random.default_rng(5)
-    items = [Item(i, str(5000 + i), f"title {i}") for i in range(N_ITEMS)]
+    items = [Item(i, raw(i), f"title {i}") for i in range(N_ITEMS)]
     seqs = [rng.choice(N_ITEMS, size=int(rng.integers(3, 8)), replace=False).tolist() for _ in range(12)]
     seqs.append([])
     return InteractionDataset("toy", items, [str(u) for u in range(1, 14)], seqs)
@@ -91,9 +97,18 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+def standard_path(app: FastAPI) -> None:
+    """Make every route take FastAPI's own request handling (service.fastroute.LeanRoute steps aside while an
+    override names one of its dependencies; this one changes nothing else)."""
+    app.dependency_overrides[get_services] = get_services
+
+
 @asynccontextmanager
-async def running(settings: ServiceSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def running(settings: ServiceSettings, lean: bool = True) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan; `lean=False` answers through FastAPI's standard handler instead of LeanRoute's."""
     app = create_app(settings)
+    if not lean:
+        standard_path(app)
     async with serve(app) as client:
         yield app, client
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from model.cache.keys import KeySchema
 from model.errors import UserError
+from model.settings import ServiceSettings
 from offline.cli import _register, app
-from service.settings import ServiceSettings
 from tests.service_fixtures import fill_cache, metric_value, running, save_toy_artifact, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -104,22 +104,22 @@ async def test_write_route_needs_a_write_key(artifact_dir: Path, redis_client: r
         assert metric_value(text, "genrec_auth_rejected_total", status="403") == 1
 
 
-@pytest.mark.parametrize("plain", [True, False])
+@pytest.mark.parametrize("lean", [True, False])
 async def test_reads_are_public_by_default(
-    artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema, plain: bool
+    artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema, lean: bool
 ) -> None:
     fill_cache(redis_client, keys, model_version="mv")
-    async with running(keyed(artifact_dir, keys, plain_route=plain)) as (_, client):
+    async with running(keyed(artifact_dir, keys), lean=lean) as (_, client):
         r = await client.get("/users/1/recommendations", params={"k": 3})
         assert r.status_code == 200 and r.json()["source"] == "cache"
 
 
-@pytest.mark.parametrize("plain", [True, False])
+@pytest.mark.parametrize("lean", [True, False])
 async def test_keyed_reads_on_both_get_routes(
-    artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema, plain: bool
+    artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema, lean: bool
 ) -> None:
     fill_cache(redis_client, keys, model_version="mv")
-    async with running(keyed(artifact_dir, keys, plain_route=plain, read_auth="key")) as (_, client):
+    async with running(keyed(artifact_dir, keys, read_auth="key"), lean=lean) as (_, client):
         r = await client.get("/users/1/recommendations")
         assert r.status_code == 401
         r = await client.get("/users/1/recommendations", headers={"Authorization": "Bearer not-a-key-0123456789"})

@@ -26,6 +26,7 @@ from tests.service_fixtures import (
     N_ITEMS,
     fill_cache,
     metric_value,
+    raw,
     running,
     save_toy_artifact,
     settings_for,
@@ -56,10 +57,6 @@ class Sleeping:
     def recommend(self, histories: Sequence[Sequence[int]], k: int) -> list[list[ScoredItem]]:
         time.sleep(self.seconds)
         return [[ScoredItem(3, -0.5), ScoredItem(4, -0.7)] for _ in histories]
-
-
-def raw(i: int) -> str:
-    return str(5000 + i)
 
 
 async def test_cache_hit_serves_the_cached_list(artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema) -> None:
@@ -97,13 +94,13 @@ async def test_cache_hit_serves_the_cached_list(artifact_dir: Path, redis_client
         assert metric_value(text, "genrec_requests_total", route=route, status="200", source="cache") == 4.0
 
 
-async def test_the_documented_route_answers_like_the_plain_one(
+async def test_the_lean_handler_answers_like_fastapis_own(
     artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema
 ) -> None:
     fill_cache(redis_client, keys, model_version="mv-cache")
     bodies = []
-    for plain in (True, False):
-        async with running(settings_for(artifact_dir, keys, plain_route=plain, live_enabled=False)) as (_, client):
+    for lean in (True, False):
+        async with running(settings_for(artifact_dir, keys, live_enabled=False), lean=lean) as (_, client):
             ok = await client.get("/users/2/recommendations", params={"k": 4, "offset": 1})
             bad = await client.get("/users/2/recommendations", params={"k": 0})
             bodies.append((ok.status_code, ok.content, bad.status_code, bad.json()))
