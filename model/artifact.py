@@ -6,7 +6,7 @@ Contract: `save_artifact(...)` writes
     data/        the processed dataset the model was trained on (items with titles, users' sequences)
     popular.npy  item indices ranked by training-split popularity (the fallback list)
     meta.json    ArtifactMeta, written last
-and returns the meta. `version` is the sha256 of every file but meta.json (paths and bytes, in path order), so
+and returns the meta. `version` is `model.hashing.folder_hash` of every file but meta.json, so
 the same weights, codes, data and prompt always give the same version, and any edit gives a new one; it is the
 model version the cache and the service report. `load_artifact(folder)` checks the format, re-hashes the files
 and refuses a folder that does not match its meta, with a message naming the folder and what is wrong. Loading
@@ -16,7 +16,6 @@ Redis or HTTP.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -35,9 +34,10 @@ from model.codes.vocab import CodeVocab
 from model.data.processed import DatasetMeta, load_processed, save_processed
 from model.data.records import InteractionDataset
 from model.errors import DataFormatError, UserError
+from model.hashing import folder_hash
 from model.prompts import PromptTemplate
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the version is model.hashing.folder_hash (1 hashed paths and bytes without sizes)
 META_FILE = "meta.json"
 LM_DIR, CODES_DIR, DATA_DIR, POPULAR_FILE = "lm", "codes", "data", "popular.npy"
 _DEFAULT_TEMPLATE = PromptTemplate()
@@ -132,7 +132,7 @@ def save_artifact(
     dataset_meta = save_processed(dataset, staging / DATA_DIR, dataset_source)
     np.save(staging / POPULAR_FILE, ranked)
     meta = ArtifactMeta(
-        version=_hash_files(staging),
+        version=folder_hash(staging, exclude=(META_FILE,)),
         dataset=dataset.name,
         dataset_hash=dataset_meta.content_hash,
         codes_hash=codes.content_hash,
@@ -169,7 +169,7 @@ def load_artifact(folder: Path, verify: bool = True) -> ModelArtifact:
     for part in (LM_DIR, CODES_DIR, DATA_DIR, POPULAR_FILE):
         if not (folder / part).exists():
             raise UserError(f"model artifact {folder} is incomplete: {part} is missing")
-    if verify and (actual := _hash_files(folder)) != meta.version:
+    if verify and (actual := folder_hash(folder, exclude=(META_FILE,))) != meta.version:
         raise DataFormatError(
             folder / META_FILE, f"artifact files do not match version {meta.version[:12]} (hash {actual[:12]})"
         )
@@ -179,13 +179,3 @@ def load_artifact(folder: Path, verify: bool = True) -> ModelArtifact:
         raise DataFormatError(folder / META_FILE, "codes or dataset hash differs from the meta")
     popular = np.load(folder / POPULAR_FILE).astype(np.int64)
     return ModelArtifact(folder, meta, dataset, dataset_meta, codes, popular)
-
-
-def _hash_files(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != META_FILE):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()

@@ -1,8 +1,10 @@
-"""Redis URLs without their secrets, for messages and logs.
+"""Redis URLs: which schemes are accepted, and the URL without its secrets, for messages and logs.
 
-Contract: `mask_url(url)` returns the URL with any password (and a username's password part) replaced by `***`, and
-leaves everything else (scheme, host, port, db, query such as `ssl_ca_certs`) as it was; text that is not a URL comes
-back unchanged. Every message or log line that shows a Redis URL goes through it. It knows nothing about Redis.
+Contract: `check_redis_url(url)` returns the URL when its scheme is one of `REDIS_SCHEMES`, else raises ValueError
+naming it (masked). `mask_url(url)` returns the URL with any password (and a username's password part) replaced by
+`***`, and leaves everything else (scheme, host, port, db, query such as `ssl_ca_certs`) as it was; text that is not a
+URL comes back unchanged. Every message or log line that shows a Redis URL goes through it. It knows nothing about
+Redis.
 """
 
 from __future__ import annotations
@@ -10,6 +12,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def check_redis_url(url: str) -> str:
+    if not url.startswith(REDIS_SCHEMES):
+        raise ValueError(f"redis_url {mask_url(url)!r} must start with {', '.join(REDIS_SCHEMES[:-1])} or unix://")
+    return url
 
 
 def mask_url(url: str) -> str:

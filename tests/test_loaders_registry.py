@@ -7,7 +7,8 @@ import pytest
 
 from model.data.registry import BUILTINS, detect_format, load_builtin, load_path
 from model.errors import UserError
-from model.settings import SHARED_DATA, Settings
+from model.workdir import WorkDir
+from tests.paths import SHARED_DATA
 from tests.test_loaders_grouplens import DATA, ITEM_LINES
 
 
@@ -17,16 +18,6 @@ def _grouplens_zip(path: Path) -> str:
         zf.writestr("ml-100k/u.item", ("\n".join(ITEM_LINES) + "\n").encode("latin-1"))
         zf.writestr("ml-100k/README", "readme")
     return path.as_uri()
-
-
-def _settings_without_root(tmp_path: Path) -> Settings:
-    """Settings with no data root at all (not even ../shared/data), so resolution falls through to the download."""
-
-    class NoRoot(Settings):
-        def resolved_data_dir(self) -> Path | None:
-            return None
-
-    return NoRoot(work_dir=tmp_path / "work")
 
 
 def test_builtin_names() -> None:
@@ -51,12 +42,12 @@ def test_unknown_name_lists_the_builtins() -> None:
 
 def test_download_of_grouplens_zip_into_the_cache(tmp_path: Path) -> None:
     url = _grouplens_zip(tmp_path / "ml-100k.zip")
-    settings = _settings_without_root(tmp_path)
-    ds = load_builtin("movielens-100k", None, settings=settings, download_url=url)
+    cache = WorkDir(tmp_path / "work").download("movielens-100k")
+    ds = load_builtin("movielens-100k", None, download_dir=cache, use_package=False, download_url=url)
     assert (ds.name, ds.n_users, ds.n_items, ds.n_interactions) == ("movielens-100k", 2, 3, 4)
-    cache = tmp_path / "work" / "cache" / "movielens-100k"
     assert sorted(p.name for p in cache.iterdir()) == ["u.data", "u.item"]
-    again = load_builtin("movielens-100k", None, settings=settings, download_url="http://127.0.0.1:9/x")
+    dead = "http://127.0.0.1:9/x"
+    again = load_builtin("movielens-100k", None, download_dir=cache, use_package=False, download_url=dead)
     assert again == ds  # the cache answers; the dead URL is not touched
 
 
@@ -65,27 +56,40 @@ def test_unreachable_download_is_a_clear_user_error(tmp_path: Path) -> None:
         load_builtin(
             "movielens-100k",
             None,
-            settings=_settings_without_root(tmp_path),
+            download_dir=tmp_path / "cache",
+            use_package=False,
             download_url="http://127.0.0.1:9/ml-100k.zip",
         )
-    assert not list((tmp_path / "work" / "cache" / "movielens-100k").glob("*.part"))
+    assert not list((tmp_path / "cache").glob("*.part"))
 
 
 def test_download_that_is_not_a_zip(tmp_path: Path) -> None:
     bogus = tmp_path / "page.html"
     bogus.write_text("<html>moved</html>")
     with pytest.raises(UserError, match="not a zip"):
-        load_builtin("movielens-100k", None, settings=_settings_without_root(tmp_path), download_url=bogus.as_uri())
+        load_builtin("movielens-100k", None, download_dir=tmp_path, use_package=False, download_url=bogus.as_uri())
 
 
 def test_amazon_sets_without_local_files_say_where_to_get_them(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"CollisionGenRec.*--data-dir"):
-        load_builtin("amazon-scientific", None, settings=_settings_without_root(tmp_path))
+        load_builtin("amazon-scientific", None, download_dir=tmp_path)
+
+
+def test_without_a_data_root_movielens_comes_from_its_package(tmp_path: Path) -> None:
+    """The built-in default needs no network and no development folder: the recbole wheel ships the files."""
+    ds = load_builtin("movielens-100k", None, download_dir=tmp_path / "never-used", download_url="http://127.0.0.1:9/x")
+    assert (ds.n_users, ds.n_items, ds.n_interactions) == (943, 1682, 100_000)
+    assert not (tmp_path / "never-used").exists()
+
+
+def test_a_missing_package_falls_through_to_the_download_and_says_so(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"install the recbole package.*--data-dir"):
+        load_builtin("movielens-100k", None, download_dir=None, use_package=False)
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="no ../shared/data beside this checkout")
-def test_default_root_is_the_shared_data() -> None:
-    ds = load_builtin("amazon-scientific", None)
+def test_an_explicit_root_is_read() -> None:
+    ds = load_builtin("amazon-scientific", SHARED_DATA)
     assert (ds.name, ds.n_users, ds.n_items, ds.n_interactions) == ("amazon-scientific", 8317, 4344, 58492)
 
 

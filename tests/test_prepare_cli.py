@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from model.data.processed import load_processed
 from model.errors import UserError
-from model.settings import REPO_ROOT, SHARED_DATA
 from offline.cli import _register, app
+from tests.paths import REPO_ROOT, SHARED_DATA
 from tests.test_loaders_recbole import INTER_HEADER, ITEM_HEADER, ITEMS
 
 _register()
@@ -67,11 +67,38 @@ def test_k_core_option_filters(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="no ../shared/data beside this checkout")
-def test_prepare_builtin_from_shared_data(tmp_path: Path) -> None:
-    code, out, err = _invoke("--work-dir", str(tmp_path), "prepare", "amazon-scientific")
+def test_prepare_builtin_from_a_data_dir(tmp_path: Path) -> None:
+    code, out, err = _invoke(
+        "--work-dir", str(tmp_path), "--data-dir", str(SHARED_DATA), "prepare", "amazon-scientific"
+    )
     assert code == 0, err
     assert "users         8317" in out and "items         4344" in out and "interactions  58492" in out
     assert load_processed(tmp_path / "data" / "amazon-scientific")[1].n_interactions == 58492
+
+
+def test_the_default_dataset_needs_no_data_dir_and_no_network(tmp_path: Path) -> None:
+    """The demo's data step on a fresh machine: no --data-dir, no GENREC_DATA_DIR, run from a folder with nothing
+    beside it, and downloads pointed at a dead address; MovieLens-100K comes from the recbole package."""
+    env = {k: v for k, v in os.environ.items() if k != "GENREC_DATA_DIR"}
+    env.update(
+        GENREC_PROGRESS="0",
+        PYTHONPATH=str(REPO_ROOT),
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "offline", "--work-dir", str(tmp_path / "w"), "prepare", "movielens-100k"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "users         943" in done.stdout and "items         1682" in done.stdout
+    dataset, meta = load_processed(tmp_path / "w" / "data" / "movielens-100k")
+    assert (dataset.n_users, dataset.n_items, meta.n_interactions) == (943, 1682, 100_000)
+    assert not (tmp_path / "w" / "cache").exists()  # nothing was downloaded
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def test_smollm2_converts_once_and_loads_from_the_cache(request: pytest.FixtureR
     marks = request.config.getoption("markexpr") or ""
     if "slow" not in marks or "not slow" in marks:
         pytest.skip("converts SmolLM2 (about a minute the first time): opt in with -m slow")
-    folder = smollm2_folder(Settings().work_dir)  # converts from the packaged GGUF on the first run only
+    folder = smollm2_folder(Settings().workdir)  # converts from the packaged GGUF on the first run only
     assert (folder / "model.safetensors").is_file()
     assert "quantization_config" not in (folder / "config.json").read_text()
     lm = load_causal_lm(folder)

@@ -15,9 +15,10 @@ from model.codes.item_codes import ItemCodes
 from model.data.processed import save_processed
 from model.data.records import InteractionDataset, Item
 from model.errors import UserError
+from model.hashing import folder_hash
 from model.lm.smollm2 import load_causal_lm
 from model.tokenizer.artifact import load_tokenizer
-from model.tokenizer.build import folder_hash, read_meta
+from model.tokenizer.build import META_FILE, read_meta
 from offline.cli import _register, app
 
 _register()  # idempotent
@@ -57,7 +58,7 @@ def test_artifact_holds_unique_codes_an_extended_lm_and_a_checked_meta(tmp_path:
     codes = ItemCodes.load(folder)
     assert codes.n_items == 40 and codes.level_sizes == (8, 8)
     meta = read_meta(folder)
-    assert meta.content_hash == folder_hash(folder) and meta.content_hash in out
+    assert meta.content_hash == folder_hash(folder, exclude=(META_FILE,)) and meta.content_hash in out
     assert meta.item_codes_hash == codes.content_hash
     assert meta.metrics["collision_rate_after"] == 0.0 and meta.metrics["align_active"]
     assert meta.inputs["dataset_hash"] == json.loads((work / "data" / "toy" / "meta.json").read_text())["content_hash"]

@@ -8,12 +8,15 @@ Contract:
   events that arrive while a refresh runs land in a fresh set; `finish_dirty()` drops the taken set after the
   refresh wrote those users. A refresh that dies in between leaves the taken set, and the next `take_dirty()`
   merges it back in.
+- An entry is `b"<item index>:<unix seconds>"` (`encode_entry`); `decode_entries(raw, n_items)` reads a list of them
+  back as stored (newest first) and skips what is not such a pair, or (with `n_items`) names an item outside the
+  catalogue: a corrupt entry must never fail a request or a refresh. Every reader of `keys.history` goes through it.
 Item indices are validated by the caller (the service knows the catalogue); this module knows nothing about models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import redis
@@ -26,10 +29,23 @@ class Event(NamedTuple):
     ts: int  # unix seconds
 
 
-def _parse(raw: bytes | str) -> Event:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    item, _, ts = text.partition(":")
-    return Event(int(item), int(ts or 0))
+def encode_entry(item: int, ts: int) -> bytes:
+    return b"%d:%d" % (item, ts)
+
+
+def decode_entries(raw: Iterable[bytes | str], n_items: int | None = None) -> list[Event]:
+    """Stored entries (newest first) -> Events in the same order, corrupt or foreign ones skipped."""
+    out = []
+    for entry in raw:
+        text = entry.encode() if isinstance(entry, str) else entry
+        item, _, ts = text.partition(b":")
+        try:
+            event = Event(int(item), int(ts or 0))
+        except ValueError:
+            continue
+        if n_items is None or 0 <= event.item < n_items:
+            out.append(event)
+    return out
 
 
 def full_history(base: Sequence[int], events: Sequence[Event]) -> list[int]:
@@ -53,19 +69,19 @@ class HistoryStore:
             return
         key = self.keys.history(user)
         pipe = self.client.pipeline(transaction=True)  # one key: MULTI is cluster-safe
-        pipe.lpush(key, *(f"{int(i)}:{int(t)}" for i, t in zip(items, timestamps, strict=True)))
+        pipe.lpush(key, *(encode_entry(int(i), int(t)) for i, t in zip(items, timestamps, strict=True)))
         pipe.ltrim(key, 0, self.max_events - 1)
         pipe.execute()
         self.client.sadd(self.keys.dirty(), user)
 
     def events(self, user: str) -> list[Event]:
-        return [_parse(r) for r in reversed(self.client.lrange(self.keys.history(user), 0, -1))]
+        return decode_entries(self.client.lrange(self.keys.history(user), 0, -1))[::-1]
 
     def events_many(self, users: Sequence[str]) -> list[list[Event]]:
         pipe = self.client.pipeline(transaction=False)
         for user in users:
             pipe.lrange(self.keys.history(user), 0, -1)
-        return [[_parse(r) for r in reversed(raw)] for raw in pipe.execute()]
+        return [decode_entries(raw)[::-1] for raw in pipe.execute()]
 
     def take_dirty(self) -> list[str]:
         """Move the dirty set aside (merging a taken set a dead refresh left) and return its users, sorted."""

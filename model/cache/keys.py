@@ -3,7 +3,8 @@
 Contract: keys are Redis Cluster-safe. All keys of one user carry the hash tag `{u:<user>}` so they live in one slot;
 the few global keys (active pointer, version metadata, the dirty-user set, the refresh lock and checkpoint) are
 single keys, and no command the product issues spans two users. A user id is the dataset's raw user id (a string);
-ids with characters that would break the schema (braces, whitespace, control characters) are refused here.
+ids outside the `token` rule of `model.ids` (braces, whitespace, control characters would break the schema) are
+refused here.
 Versions are short tokens (the refresh job derives them from the model hash and a timestamp).
 
 Layout, with the default prefix `rec`:
@@ -25,15 +26,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
+from model.ids import TOKEN_IDS, InvalidIdError
+
 _SAFE_VERSION = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def check_user_id(user: str) -> str:
-    """Return `user` if it can be a key part, else raise ValueError naming it."""
-    if not _SAFE_ID.fullmatch(user):
-        raise ValueError(f"user id {user!r} is not valid: use 1-128 characters from letters, digits and _ . : @ -")
-    return user
+    """Return `user` if it can be a key part, else raise ValueError (`InvalidIdError`) naming it."""
+    try:
+        return TOKEN_IDS.check(user)
+    except InvalidIdError:
+        raise InvalidIdError(
+            f"user id {user!r} is not valid: use 1-128 characters from letters, digits and _ . : @ -"
+        ) from None
 
 
 def check_version(version: str) -> str:
@@ -56,6 +61,17 @@ class KeySchema:
 
     def meta(self, version: str) -> str:
         return f"{self.prefix}:meta:{check_version(version)}"
+
+    def meta_pattern(self) -> str:
+        """SCAN MATCH pattern for every version's metadata key."""
+        return f"{self.prefix}:meta:*"
+
+    def version_of_meta(self, key: str) -> str:
+        """The version a `meta(version)` key names (the inverse of `meta`)."""
+        head = f"{self.prefix}:meta:"
+        if not key.startswith(head):
+            raise ValueError(f"{key!r} is not a version metadata key of prefix {self.prefix!r}")
+        return check_version(key[len(head) :])
 
     def dirty(self) -> str:
         return f"{{{self.prefix}:dirty}}"

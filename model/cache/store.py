@@ -20,6 +20,7 @@ from types import TracebackType
 import redis
 
 from model.cache.keys import KeySchema, check_version
+from model.cache.resp import command
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +59,6 @@ def _text(value: bytes | str) -> str:
 
 # one key: runs unchanged on Redis Cluster
 _CREATE = "if redis.call('exists', KEYS[1]) == 1 then return 0 end redis.call('hset', KEYS[1], unpack(ARGV)) return 1"
-
-
-def _resp_set(key: bytes, value: bytes) -> bytes:
-    return b"*3\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(key), key, len(value), value)
 
 
 class BufferedWriter:
@@ -111,7 +108,7 @@ class BufferedWriter:
 
     @staticmethod
     def _send_packed(client: redis.Redis, chunk: list[tuple[str, bytes]]) -> None:
-        payload = b"".join(_resp_set(key.encode(), value) for key, value in chunk)
+        payload = b"".join(command(b"SET", key.encode(), value) for key, value in chunk)
         pool = client.connection_pool
         conn = pool.get_connection()
         try:
@@ -194,8 +191,13 @@ class CacheStore:
 
     def versions(self) -> list[str]:
         """Every version with metadata (building, complete or stale)."""
-        prefix = self.keys.meta("x")[:-1]
-        return sorted(k.decode()[len(prefix) :] for k in self.client.scan_iter(match=prefix + "*", count=1000))
+        versions = []
+        for key in self.client.scan_iter(match=self.keys.meta_pattern(), count=1000):
+            try:
+                versions.append(self.keys.version_of_meta(_text(key)))
+            except ValueError:  # a key that matches the pattern but names no valid version: not ours
+                continue
+        return sorted(versions)
 
     # per-user lists ------------------------------------------------------------------------------------------
     def get_raw(self, version: str, user: str) -> bytes | None:

@@ -1,17 +1,20 @@
-"""Which dataset is where: built-in dataset names, the data root they are found under, the public download, and the
-generic path for a user's own files.
+"""Which dataset is where: built-in dataset names, where their files are found (a data root, a package, the public
+download), and the generic path for a user's own files.
 
-Contract: `load_builtin(name, data_root)` finds `<root>/<name>/` with the files of one of the dataset's layouts, where
-the root is `data_root` when given (then it must hold the dataset), else `Settings.resolved_data_dir()` (the shared
-data beside the checkout), else a download into `<work_dir>/cache/<name>/` where the dataset has a public archive
-(MovieLens-100K from GroupLens). Anything that fails raises `UserError` saying what was looked for and how to fix it
-(`--data-dir`). `load_path(fmt, path)` loads any folder or file in one of `FORMATS`; `detect_format` guesses the
-format of a folder. The optional k-core (`None` = the format's default: 5 for raw Amazon files, off otherwise) is
-applied here for formats whose loader does not do it itself. It knows nothing about what the data is used for.
+Contract: `load_builtin(name, data_root, download_dir=...)` finds the files of one of the dataset's layouts, trying
+in order: `data_root` when given (`<root>/<name>/` or the root itself; then it must hold the dataset); the copy a
+Python package ships (MovieLens-100K is inside the `recbole==1.2.1` wheel, installed `--no-deps`; found through its
+package location, never imported); `download_dir` when it already holds a download; the public archive (MovieLens-100K
+from GroupLens) downloaded into `download_dir`. Anything that fails raises `UserError` saying what was looked for and
+how to fix it (`--data-dir`). `load_path(fmt, path)` loads any folder or file in one of `FORMATS`; `detect_format`
+guesses the format of a folder. The optional k-core (`None` = the format's default: 5 for raw Amazon files, off
+otherwise) is applied here for formats whose loader does not do it itself. It knows nothing about what the data is
+used for, and no development paths.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import urllib.error
 import urllib.request
@@ -30,7 +33,6 @@ from model.data.loaders.recbole import load_recbole
 from model.data.records import InteractionDataset
 from model.errors import DataFormatError, UserError
 from model.logs import get_logger
-from model.settings import Settings
 
 log = get_logger(__name__)
 
@@ -57,6 +59,7 @@ class BuiltinDataset:
     layouts: tuple[Layout, ...]  # tried in order
     download_url: str | None  # a zip holding the GroupLens layout, or None when there is no public archive
     source: str  # where a user can get the files by hand
+    package: tuple[str, str] | None = None  # (Python package, folder inside it) that ships the files
 
 
 BUILTINS: dict[str, BuiltinDataset] = {
@@ -67,6 +70,7 @@ BUILTINS: dict[str, BuiltinDataset] = {
             (Layout("recbole", ("ml-100k.inter", "ml-100k.item")), Layout("grouplens", ("u.data", "u.item"))),
             MOVIELENS_URL,
             MOVIELENS_URL,
+            package=("recbole", "dataset_example/ml-100k"),
         ),
         BuiltinDataset(
             "amazon-scientific",
@@ -142,14 +146,15 @@ def load_builtin(
     name: str,
     data_root: Path | None = None,
     *,
-    settings: Settings | None = None,
+    download_dir: Path | None = None,
+    use_package: bool = True,
     download_url: str | None = None,
     k_core: int | None = None,
     progress: ProgressFn | None = None,
 ) -> InteractionDataset:
     """Load a built-in dataset by name (see the module contract); `download_url` overrides the public archive."""
     spec = builtin(name)
-    layout, folder = locate_builtin(spec, data_root, settings or Settings(), download_url)
+    layout, folder = locate_builtin(spec, data_root, download_dir, download_url, use_package)
     log.info("loading dataset", dataset=name, format=layout.fmt, folder=str(folder))
     return load_path(layout.fmt, folder, name=name, k_core=k_core, progress=progress)
 
@@ -160,36 +165,49 @@ def builtin(name: str) -> BuiltinDataset:
     return BUILTINS[name]
 
 
+def packaged_folder(spec: BuiltinDataset) -> Path | None:
+    """The folder a Python package ships the dataset in, if that package is installed (it is not imported)."""
+    if spec.package is None:
+        return None
+    package, inside = spec.package
+    found = importlib.util.find_spec(package)
+    for location in (found.submodule_search_locations or []) if found is not None else []:
+        folder = Path(location) / inside
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def locate_builtin(
-    spec: BuiltinDataset, data_root: Path | None, settings: Settings, download_url: str | None = None
+    spec: BuiltinDataset,
+    data_root: Path | None,
+    download_dir: Path | None,
+    download_url: str | None = None,
+    use_package: bool = True,
 ) -> tuple[Layout, Path]:
-    """The layout and folder of a built-in dataset: explicit root, else the settings' root, else the download cache."""
+    """The layout and folder of a built-in dataset: explicit root, else a package, else the download folder."""
     if data_root is not None:
         found = _match(spec, data_root / spec.name) or _match(spec, data_root)
         if found is None:
             raise UserError(f"dataset {spec.name!r} not found under {data_root}: {_expected(spec, data_root)}")
         return found
-    looked: list[str] = []
-    root = settings.resolved_data_dir()
-    if root is not None:
-        found = _match(spec, root / spec.name)
-        if found is not None:
-            return found
-        looked.append(str(root / spec.name))
-    cache = settings.work_dir / "cache" / spec.name
-    found = _match(spec, cache)
-    if found is not None:
+    packaged = packaged_folder(spec) if use_package else None
+    if packaged is not None and (found := _match(spec, packaged)) is not None:
         return found
     url = download_url or spec.download_url
-    if url is None:
+    if download_dir is None or url is None:
+        shipped = f"install the {spec.package[0]} package, " if spec.package else ""
         raise UserError(
-            f"dataset {spec.name!r} not found (looked in: {', '.join(looked) or 'no data root configured'}); "
-            f"get the files from {spec.source} and pass --data-dir DIR with them in DIR/{spec.name}/"
+            f"dataset {spec.name!r} not found: no data root given; {shipped}get the files from {spec.source} and "
+            f"pass --data-dir DIR with them in DIR/{spec.name}/"
         )
-    download_grouplens_zip(url, cache, hint=f"or pass --data-dir DIR with the files in DIR/{spec.name}/")
-    found = _match(spec, cache)
+    found = _match(spec, download_dir)
+    if found is not None:
+        return found
+    download_grouplens_zip(url, download_dir, hint=f"or pass --data-dir DIR with the files in DIR/{spec.name}/")
+    found = _match(spec, download_dir)
     if found is None:  # the archive held other files
-        raise UserError(f"{url}: the archive has no {_expected(spec, cache)}")
+        raise UserError(f"{url}: the archive has no {_expected(spec, download_dir)}")
     return found
 
 

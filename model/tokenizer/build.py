@@ -6,14 +6,13 @@ Contract: `write_artifact(folder, trained, lm, info)` writes, under a temporary 
 - `lm/`: the base LM and tokenizer extended with the code tokens; their input-embedding rows (and output rows when
   the LM's output layer is untied) start as the projected codewords scaled to the LM's mean embedding-row norm, or
   keep the LM's own new-token initialisation when no projection was trained,
-- `meta.json` last: `ArtifactMeta` (config, dataset name + content hash, inputs' hashes, metrics, how code tokens were
-  initialised, and `content_hash`: sha256 over every other file's relative path and bytes).
+- `meta.json` last: `TokenizerMeta` (config, dataset name + content hash, inputs' hashes, metrics, how code tokens were
+  initialised, and `content_hash`: `model.hashing.folder_hash` of every other file).
 `read_meta(folder)` reads meta.json back. It loads no data and trains nothing; the LM comes in already loaded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ import torch
 
 from model.codes.item_codes import ItemCodes
 from model.errors import UserError
+from model.hashing import folder_hash
 from model.lm.extend import add_code_tokens
 from model.lm.smollm2 import LoadedLM
 from model.tokenizer.artifact import save_tokenizer
@@ -38,7 +38,7 @@ FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
-class ArtifactInputs:
+class TokenizerInputs:
     """Where the tokenizer's inputs came from, recorded for provenance."""
 
     dataset: str
@@ -51,9 +51,9 @@ class ArtifactInputs:
 
 
 @dataclass(frozen=True, slots=True)
-class ArtifactMeta:
+class TokenizerMeta:
     format_version: int
-    inputs: dict[str, Any]  # ArtifactInputs as a dict
+    inputs: dict[str, Any]  # TokenizerInputs as a dict
     config: dict[str, Any]  # TokenizerConfig as a dict
     metrics: dict[str, Any]  # TokenizerMetrics as a dict
     code_token_init: str  # how the code tokens' embeddings started
@@ -62,28 +62,6 @@ class ArtifactMeta:
     item_codes_hash: str
     content_hash: str
     created_at: str
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def folder_hash(folder: Path, exclude: tuple[str, ...] = (META_FILE,)) -> str:
-    """sha256 over (relative path, size, bytes) of every file under `folder`, in sorted path order."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        if rel in exclude:
-            continue
-        digest.update(f"{rel}\n{path.stat().st_size}\n".encode())
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def init_code_embeddings(trained: TrainedTokenizer, lm: LoadedLM) -> tuple[np.ndarray | None, str]:
@@ -102,7 +80,7 @@ def init_code_embeddings(trained: TrainedTokenizer, lm: LoadedLM) -> tuple[np.nd
     return stacked, f"projected codewords, one scale for all levels to the LM's mean input-embedding norm {norm:.4f}"
 
 
-def write_artifact(folder: Path, trained: TrainedTokenizer, lm: LoadedLM, inputs: ArtifactInputs) -> ArtifactMeta:
+def write_artifact(folder: Path, trained: TrainedTokenizer, lm: LoadedLM, inputs: TokenizerInputs) -> TokenizerMeta:
     cfg = trained.config
     sizes = [cfg.codebook_size] * cfg.levels
     codes = ItemCodes(trained.codes, sizes)
@@ -123,7 +101,7 @@ def write_artifact(folder: Path, trained: TrainedTokenizer, lm: LoadedLM, inputs
         note += "; untied output rows likewise"
     lm.model.save_pretrained(str(tmp / LM_DIR))
     lm.tokenizer.save_pretrained(str(tmp / LM_DIR))
-    meta = ArtifactMeta(
+    meta = TokenizerMeta(
         format_version=FORMAT_VERSION,
         inputs=asdict(inputs),
         config=cfg.to_dict(),
@@ -132,7 +110,7 @@ def write_artifact(folder: Path, trained: TrainedTokenizer, lm: LoadedLM, inputs
         level_sizes=sizes,
         n_items=codes.n_items,
         item_codes_hash=codes.content_hash,
-        content_hash=folder_hash(tmp),
+        content_hash=folder_hash(tmp, exclude=(META_FILE,)),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     (tmp / META_FILE).write_text(json.dumps(asdict(meta), indent=2) + "\n")
@@ -141,9 +119,9 @@ def write_artifact(folder: Path, trained: TrainedTokenizer, lm: LoadedLM, inputs
     return meta
 
 
-def read_meta(folder: Path) -> ArtifactMeta:
+def read_meta(folder: Path) -> TokenizerMeta:
     path = folder / META_FILE
     if not path.is_file():
         raise UserError(f"{path}: missing; not a tokenizer artifact folder (run `genrec train-tokenizer` first)")
     raw = json.loads(path.read_text())
-    return ArtifactMeta(**raw)
+    return TokenizerMeta(**raw)

@@ -17,8 +17,10 @@ import typer
 
 from model.errors import UserError
 from model.logs import get_logger
+from model.redis_url import mask_url
 from model.settings import Settings
-from offline.commands.demo import DemoOptions, demo_artifact, training_steps
+from offline.commands.demo import DemoOptions, training_steps
+from offline.common import settings_of
 
 log = get_logger(__name__)
 
@@ -27,16 +29,15 @@ def cache_serves(settings: Settings, model_version: str) -> bool:
     """Whether the cache's active version was built from the artifact with this model version."""
     import redis
 
-    from model.cache.keys import KeySchema
     from model.cache.store import CacheStore
 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
     try:
-        store = CacheStore(client, KeySchema(settings.cache_prefix))
+        store = CacheStore(client, settings.keys)
         active = store.active_version()
         meta = store.version_meta(active) if active else None
     except redis.RedisError as exc:
-        raise UserError(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+        raise UserError(f"cannot reach Redis at {mask_url(settings.redis_url)}: {exc}") from None
     finally:
         client.close()
     return meta is not None and meta.model_version == model_version
@@ -52,17 +53,18 @@ def bootstrap(
     train_minutes: Annotated[float, typer.Option(min=0.5, help="Time cap of the LM fine-tuning.")] = 8.0,
 ) -> None:
     """Train (or load) the model and fill the cache, unless already done: the first-start job of a deployment."""
-    from model.artifact import read_artifact_meta
+    from model.artifact import META_FILE, read_artifact_meta
     from offline.commands import refresh
 
-    settings: Settings = ctx.obj
+    settings = settings_of(ctx)
     opt = DemoOptions(dataset, 20, 100, train_minutes, port=8000, keep_serving=False)
-    target = artifact or demo_artifact(settings, dataset)
-    if not (target / "meta.json").is_file():
-        if target.resolve() != demo_artifact(settings, dataset).resolve():
+    demo_model = settings.workdir.demo_model(dataset)
+    target = artifact or demo_model
+    if not (target / META_FILE).is_file():
+        if target.resolve() != demo_model.resolve():
             raise UserError(
                 f"artifact {str(target)!r} does not exist; mount a trained artifact there, or leave --artifact "
-                f"(GENREC_ARTIFACT) unset to train the demo model into {demo_artifact(settings, dataset)}"
+                f"(GENREC_ARTIFACT) unset to train the demo model into {demo_model}"
             )
         for step in training_steps(ctx, opt):
             if step.done_when is not None and step.done_when.exists():

@@ -24,9 +24,11 @@ from typing import Annotated
 
 import typer
 
+from model.data.processed import META_FILE
 from model.errors import UserError
 from model.logs import get_logger
 from model.settings import Settings
+from offline.common import settings_of
 
 log = get_logger(__name__)
 
@@ -48,38 +50,31 @@ class DemoOptions:
     keep_serving: bool
 
 
-def demo_artifact(settings: Settings, dataset: str) -> Path:
-    """Where the demo's LM artifact is written (and where `genrec bootstrap` looks for it)."""
-    return settings.work_dir / "models" / dataset / "lm-tiny"
-
-
 def training_steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
     """The steps that end with the demo's model artifact: prepare, SASRec, tokenizer, LM fine-tuning."""
     from offline.commands import prepare, train, train_sasrec, train_tokenizer
 
-    settings: Settings = ctx.obj
-    work, ds = settings.work_dir, opt.dataset
-    artifact = demo_artifact(settings, ds)
+    work, ds = settings_of(ctx).workdir, opt.dataset
+    artifact = work.demo_model(ds)
+    tokenizer = work.tokenizer(ds, "tiny")
     return [
-        Step("prepare", work / "data" / ds / "meta.json", lambda: prepare.prepare(ctx, ds)),
+        Step("prepare", work.dataset(ds) / META_FILE, lambda: prepare.prepare(ctx, ds)),
         Step(
             "train-sasrec",
-            work / "models" / ds / "sasrec" / "meta.json",
+            work.sasrec(ds) / META_FILE,
             lambda: train_sasrec.train_sasrec_command(
                 ctx, ds, epochs=opt.sasrec_epochs, dropout=0.2, lr=2e-3, patience=3, valid_exclude_seen=True
             ),
         ),
         Step(
             "train-tokenizer",
-            work / "tokenizers" / ds / "tiny" / "meta.json",
+            tokenizer / META_FILE,
             lambda: train_tokenizer.train_tokenizer(ctx, ds, lm="tiny", epochs=opt.tokenizer_epochs),
         ),
         Step(
             "train (alignment tasks, tiny LM)",
-            artifact / "meta.json",
-            lambda: train.train(
-                ctx, ds, preset="tiny", tokenizer=work / "tokenizers" / ds / "tiny", max_minutes=opt.train_minutes
-            ),
+            artifact / META_FILE,
+            lambda: train.train(ctx, ds, preset="tiny", tokenizer=tokenizer, max_minutes=opt.train_minutes),
         ),
     ]
 
@@ -87,8 +82,8 @@ def training_steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
 def _steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
     from offline.commands import evaluate, refresh
 
-    settings: Settings = ctx.obj
-    artifact = demo_artifact(settings, opt.dataset)
+    settings = settings_of(ctx)
+    artifact = settings.workdir.demo_model(opt.dataset)
     return [
         *training_steps(ctx, opt),
         Step(
@@ -112,21 +107,10 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 def _serve(settings: Settings, artifact: Path, opt: DemoOptions) -> None:
     """Start `genrec serve`, wait until ready, show example requests, then keep serving (or stop)."""
     base = f"http://127.0.0.1:{opt.port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "offline",
-        "--work-dir",
-        str(settings.work_dir),
-        "serve",
-        "--artifact",
-        str(artifact),
-        "--port",
-        str(opt.port),
-    ]
-    # the Redis URL (which may hold a password) goes through the environment, never the command line (`ps` shows it)
-    env = {**os.environ, "GENREC_CACHE_PREFIX": settings.cache_prefix, "GENREC_REDIS_URL": settings.redis_url}
-    server = subprocess.Popen(cmd, env=env)
+    cmd = [sys.executable, "-m", "offline", "serve", "--artifact", str(artifact), "--port", str(opt.port)]
+    # every shared setting goes through the environment: the Redis URL (which may hold a password) never appears on
+    # a command line, where `ps` shows it
+    server = subprocess.Popen(cmd, env={**os.environ, **settings.as_env()})
     try:
         deadline = time.monotonic() + 120
         while True:

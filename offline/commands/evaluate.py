@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from model.baselines.popularity import PopularityScorer
-from model.baselines.sasrec_artifact import load_sasrec, read_meta
+from model.baselines.sasrec_artifact import META, load_sasrec, read_meta
 from model.data.records import InteractionDataset
 from model.data.split import LeaveOneOutSplit, leave_one_out
 from model.errors import UserError
@@ -27,7 +27,7 @@ from model.eval.report import markdown_table, write_report
 from model.eval.scorer import Scorer
 from model.logs import get_logger
 from model.settings import Settings
-from offline.commands.train_sasrec import apply_threads, load_dataset
+from offline.common import apply_threads, load_dataset, settings_of
 
 log = get_logger(__name__)
 
@@ -46,12 +46,8 @@ def _popularity(ctx: EvalContext) -> tuple[Scorer, dict[str, Any]]:
     return PopularityScorer.fit(ctx.split.train, ctx.dataset.n_items), {}
 
 
-def _sasrec_folder(settings: Settings, dataset: str) -> Path:
-    return settings.work_dir / "models" / dataset / "sasrec"
-
-
 def _sasrec(ctx: EvalContext) -> tuple[Scorer, dict[str, Any]]:
-    folder = _sasrec_folder(ctx.settings, ctx.dataset.name)
+    folder = ctx.settings.workdir.sasrec(ctx.dataset.name)
     if not folder.is_dir():
         raise UserError(
             f"no trained SASRec for {ctx.dataset.name!r} in {folder}; run `genrec train-sasrec {ctx.dataset.name}`"
@@ -104,8 +100,9 @@ def _parse_ks(value: str) -> list[int]:
 
 def _history_needed(settings: Settings, dataset: str, models: list[str]) -> int:
     needed = DEFAULT_HISTORY
-    if "sasrec" in models and (_sasrec_folder(settings, dataset) / "meta.json").is_file():
-        needed = max(needed, read_meta(_sasrec_folder(settings, dataset)).config.max_len)
+    folder = settings.workdir.sasrec(dataset)
+    if "sasrec" in models and (folder / META).is_file():
+        needed = max(needed, read_meta(folder).config.max_len)
     return needed
 
 
@@ -130,7 +127,7 @@ def evaluate(
     beam_width: Annotated[int, typer.Option(min=1, help="Beam width of lm:* models (at least max K).")] = 20,
 ) -> None:
     """Rank every user's held-out item with each model; print and save Recall@K / NDCG@K side by side."""
-    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    settings = settings_of(ctx)
     names = _parse_models(models)
     cutoffs = _parse_ks(ks)
     if split not in ("test", "valid"):
@@ -154,8 +151,7 @@ def evaluate(
         )
         log.info("evaluated", model=rep.model, seconds=rep.seconds, **{k: round(v, 4) for k, v in rep.metrics.items()})
         reports.append(rep)
-    rule = "exclude-seen" if exclude_seen else "keep-seen"
-    folder, stem = (out.parent, out.stem) if out else (settings.work_dir / "reports", f"{data.name}-{split}-{rule}")
-    json_path, md_path = write_report(reports, folder, stem)
+    target = out or settings.workdir.report(data.name, split, exclude_seen)
+    json_path, md_path = write_report(reports, target.parent, target.stem)
     typer.echo(markdown_table(reports), nl=False)
     typer.echo(f"\nwritten: {json_path} {md_path}")

@@ -1,11 +1,11 @@
 """`genrec prepare DATASET`: load a dataset from its source files and write its processed folder.
 
-Contract: DATASET is a built-in name (movielens-100k, amazon-scientific, amazon-beauty), found under --data-dir /
-the shared data / a download; or, with --path, any name for the user's own files in --format (guessed from the
-folder when omitted). The processed folder (see `model.data.processed`) goes to --out, default
-`<work_dir>/data/<DATASET>/`. It prints the counts and the content hash on stdout; progress goes to stderr. Bad
-option values exit with code 2 and a message naming the option; malformed files raise `DataFormatError` (exit 2).
-It knows nothing about file formats itself: `model.data.registry` and the loaders do the work.
+Contract: DATASET is a built-in name (movielens-100k, amazon-scientific, amazon-beauty), found under --data-dir, in its
+package or through its public download (`model.data.registry`); or, with --path, any name for the user's own files in
+--format (guessed from the folder when omitted). The processed folder (see `model.data.processed`) goes to --out,
+default `WorkDir.dataset(DATASET)`. It prints the counts and the content hash on stdout; progress goes to stderr. Bad
+option values exit with code 2 and a message naming the option; malformed files raise `DataFormatError` (exit 2). It
+knows nothing about file formats itself: `model.data.registry` and the loaders do the work.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from model.data.processed import save_processed
 from model.data.registry import BUILTINS, FORMATS, detect_format, load_builtin, load_path
 from model.logs import get_logger
 from model.progress import progress
-from model.settings import Settings
+from offline.common import settings_of
 
 log = get_logger(__name__)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -59,7 +59,7 @@ def prepare(
     ] = None,
 ) -> None:
     """Load a dataset and write its processed folder (items.jsonl, sequences.jsonl, meta.json)."""
-    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    settings = settings_of(ctx)
     if not _NAME.fullmatch(dataset):
         raise typer.BadParameter(
             f"{dataset!r} is not a usable dataset name (letters, digits, '.', '_', '-')", param_hint="DATASET"
@@ -86,14 +86,20 @@ def prepare(
 
         on_progress: ProgressFn = report
         if path is None:
-            data = load_builtin(dataset, settings.data_dir, settings=settings, k_core=k_core, progress=on_progress)
+            data = load_builtin(
+                dataset,
+                settings.data_dir,
+                download_dir=settings.workdir.download(dataset),
+                k_core=k_core,
+                progress=on_progress,
+            )
             source = f"builtin:{dataset}"
         else:
             chosen = fmt or detect_format(path)
             data = load_path(chosen, path, name=dataset, k_core=k_core, progress=on_progress)
             source = f"{chosen}:{path.resolve()}"
 
-    folder = out or settings.work_dir / "data" / dataset
+    folder = out or settings.workdir.dataset(dataset)
     meta = save_processed(data, folder, source)
     log.info("prepared dataset", dataset=meta.name, folder=str(folder), hash=meta.content_hash[:16])
     typer.echo(f"dataset       {meta.name}")

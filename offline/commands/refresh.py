@@ -14,7 +14,7 @@ import typer
 from model.errors import UserError
 from model.logs import get_logger
 from model.redis_url import mask_url
-from model.settings import Settings
+from offline.common import settings_of
 from offline.refresh.job import Mode, RefreshConfig
 
 log = get_logger(__name__)
@@ -43,13 +43,12 @@ def refresh(
 
     from model.artifact import load_artifact
     from model.cache.history import HistoryStore
-    from model.cache.keys import KeySchema
     from model.cache.store import CacheStore
     from model.recommender import Recommender
     from offline.refresh.job import RefreshJob
     from offline.refresh.metrics import RunMetrics
 
-    settings: Settings = ctx.obj
+    settings = settings_of(ctx)
     if mode not in ("full", "users", "incremental"):
         raise typer.BadParameter(f"--mode must be full, users or incremental; got {mode!r}")
     if backend not in ("auto", "transformers", "vllm"):
@@ -64,7 +63,7 @@ def refresh(
         wait_lock_s=wait_lock,
         grace_s=grace,
     )
-    keys = KeySchema(settings.cache_prefix)
+    keys = settings.keys
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
     try:
         client.ping()

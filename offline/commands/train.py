@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import torch
 import typer
 
 from model.codes.item_codes import ItemCodes, random_item_codes
@@ -30,16 +29,15 @@ from model.tasks.mixture import MixtureConfig
 from model.tasks.negatives import KINDS
 from model.train.pipeline import TrainJob, run_job
 from model.train.presets import PRESETS, get_preset
-from offline.commands.train_sasrec import load_dataset
+from offline.common import apply_threads, load_dataset, settings_of
 
 log = get_logger(__name__)
 
 
 def _tokenizer_dir(settings: Settings, dataset: str, base: str, no_align: bool) -> Path | None:
     suffix = "-noalign" if no_align else ""
-    root = settings.work_dir / "tokenizers" / dataset
     for lm in dict.fromkeys([base if base != "scratch" else "smollm2-135m", "smollm2-135m", "tiny"]):
-        folder = root / f"{lm}{suffix}"
+        folder = settings.workdir.tokenizer(dataset, f"{lm}{suffix}")
         if (folder / "item_codes.json").is_file():
             return folder
     return None
@@ -113,9 +111,8 @@ def train(
     """Fine-tune an LM on the alignment-task mixture and save the model artifact."""
     from dataclasses import replace
 
-    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
+    settings = settings_of(ctx)
+    apply_threads(settings)
     if sampler not in KINDS:
         raise typer.BadParameter(f"{sampler!r} is not one of {', '.join(KINDS)}", param_hint="--sampler")
     chosen = get_preset(preset, bf16, code_init)
@@ -142,7 +139,7 @@ def train(
         codes_source = "STAND-IN: random unique codes (no tokenizer stage)"
     elif folder is None:
         raise UserError(
-            f"no tokenizer folder for {data.name!r} under {settings.work_dir / 'tokenizers' / data.name}; run "
+            f"no tokenizer folder for {data.name!r} under {settings.workdir.tokenizers(data.name)}; run "
             f"`genrec train-tokenizer {data.name}{' --no-align' if no_align else ''}`, pass --tokenizer, "
             "or --stand-in-codes random"
         )
@@ -168,17 +165,17 @@ def train(
         )
         if on
     )
-    target = out or settings.work_dir / "models" / data.name / name
+    target = out or settings.workdir.model(data.name, name)
     job = TrainJob(
         dataset=data,
-        dataset_source=f"{settings.work_dir / 'data' / data.name}",
+        dataset_source=str(settings.workdir.dataset(data.name)),
         codes=codes,
         codes_source=codes_source,
         tokenizer_dir=folder,
         preset=chosen,
         mixture=mixture,
         out=target,
-        checkpoint_dir=settings.work_dir / "checkpoints" / data.name / target.name,  # one per artifact folder
+        checkpoint_dir=settings.workdir.checkpoints(data.name, target.name),  # one per artifact folder
         resume=resume,
         eval_users=eval_users,
         beam=beam,
@@ -205,8 +202,7 @@ def lm_scorer(
     settings: Settings, dataset: str, content_hash: str, spec: str, beam_width: int = 20
 ) -> tuple[GenerativeScorer, dict[str, Any]]:
     """A saved artifact as a Scorer: `spec` is a folder, or a name under <work_dir>/models/<dataset>/ (lm- optional)."""
-    candidates = [Path(spec), settings.work_dir / "models" / dataset / spec]
-    candidates.append(settings.work_dir / "models" / dataset / f"lm-{spec}")
+    candidates = [Path(spec), settings.workdir.model(dataset, spec), settings.workdir.model(dataset, f"lm-{spec}")]
     folder = next((c for c in candidates if (c / "meta.json").is_file()), None)
     if folder is None:
         raise UserError(f"no model artifact {spec!r} (looked in {', '.join(map(str, candidates))}); run `genrec train`")

@@ -1,10 +1,9 @@
 """`genrec train-sasrec DATASET`: train the SASRec baseline and write its artifact folder.
 
-Contract: DATASET is read from its processed folder `<work_dir>/data/<DATASET>/` (written by `genrec prepare`); when
-that folder does not exist and DATASET is a built-in name, the built-in dataset is loaded directly (same content
-hash as `prepare` would record). The split is leave-one-out with `max_history = --max-len`; training reads only the
-training sequences, model selection only the validation cases. The artifact (see `model.baselines.sasrec_artifact`)
-goes to --out, default `<work_dir>/models/<DATASET>/sasrec/`. Bad option values exit 2 naming the option. It knows
+Contract: DATASET is read as `offline.common.load_dataset` says (the processed folder, else the built-in files).
+The split is leave-one-out with `max_history = --max-len`; training reads only the training sequences, model
+selection only the validation cases. The artifact (see `model.baselines.sasrec_artifact`) goes to --out, default
+`WorkDir.sasrec(DATASET)`. Bad option values exit 2 naming the option. It knows
 nothing about the model's internals: `model.baselines` does the work.
 """
 
@@ -13,41 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 
 from model.baselines.sasrec import SASRecConfig
 from model.baselines.sasrec_artifact import SASRecMeta, save_sasrec
 from model.baselines.sasrec_train import TrainConfig, train_sasrec
-from model.data.processed import META_FILE, content_hash, load_processed, serialize
-from model.data.records import InteractionDataset
-from model.data.registry import BUILTINS, load_builtin
 from model.data.split import leave_one_out
 from model.errors import UserError
 from model.logs import get_logger
-from model.settings import Settings
+from offline.common import apply_threads, load_dataset, settings_of
 
 log = get_logger(__name__)
-
-
-def load_dataset(settings: Settings, name: str) -> tuple[InteractionDataset, str]:
-    """The dataset and its content hash: the processed folder if there is one, else the built-in source files."""
-    folder = settings.work_dir / "data" / name
-    if (folder / META_FILE).is_file():
-        dataset, meta = load_processed(folder)
-        return dataset, meta.content_hash
-    if name not in BUILTINS:
-        raise UserError(
-            f"no processed dataset {name!r} in {folder} and it is not a built-in dataset ({', '.join(BUILTINS)}); "
-            f"run `genrec prepare {name} --path ...` first"
-        )
-    dataset = load_builtin(name, settings.data_dir, settings=settings)
-    return dataset, content_hash(*serialize(dataset))
-
-
-def apply_threads(settings: Settings) -> None:
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
 
 
 def train_sasrec_command(
@@ -73,7 +48,7 @@ def train_sasrec_command(
     ] = None,
 ) -> None:
     """Train SASRec (full-softmax cross-entropy, early stopping on validation NDCG@10) and save it."""
-    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+    settings = settings_of(ctx)
     if hidden % heads:
         raise typer.BadParameter(f"--heads {heads} does not divide --hidden {hidden}", param_hint="--heads")
     apply_threads(settings)
@@ -86,7 +61,7 @@ def train_sasrec_command(
     model_cfg = SASRecConfig(data.n_items, max_len, hidden, layers, heads, dropout)
     train_cfg = TrainConfig(epochs, batch_size, lr, patience, settings.seed, valid_exclude_seen)
     result = train_sasrec(split, model_cfg, train_cfg)
-    folder = out or settings.work_dir / "models" / dataset / "sasrec"
+    folder = out or settings.workdir.sasrec(dataset)
     meta = SASRecMeta(
         config=model_cfg,
         train=train_cfg.to_dict(),

@@ -1,9 +1,9 @@
 """`genrec train-tokenizer DATASET`: turn SASRec's item embeddings into unique code tuples aligned with an LM.
 
 Contract: reads the processed dataset `<work_dir>/data/<DATASET>/` (from `genrec prepare`) and the collaborative
-item embeddings (default `<work_dir>/models/<DATASET>/sasrec/item_embeddings.npy`, one row per item), embeds the
+item embeddings (default: SASRec's `item_embeddings.npy` in `WorkDir.sasrec(DATASET)`, one row per item), embeds the
 items' text in the base LM's space (when the dataset has text), trains the aligned residual quantiser and writes the
-artifact folder `<work_dir>/tokenizers/<DATASET>/<LM>[-noalign]/` (see `model.tokenizer.build`). It prints the
+artifact folder `WorkDir.tokenizer(DATASET, <LM>[-noalign])` (see `model.tokenizer.build`). It prints the
 metrics and the artifact's hash on stdout; progress goes to stderr. Missing inputs and bad options exit with code 2
 and a message saying what to run or change. It knows nothing about how the embeddings or the LM were trained.
 """
@@ -14,23 +14,24 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from model.baselines.sasrec_artifact import EMBEDDINGS
 from model.data.processed import load_processed
 from model.errors import UserError
+from model.hashing import file_sha256
 from model.lm.smollm2 import SMOLLM2_NAME, lm_label, load_base_lm
 from model.lm.text_embed import item_texts, text_embeddings
 from model.logs import get_logger
 from model.progress import progress
-from model.settings import Settings
-from model.tokenizer.build import ArtifactInputs, sha256_file, write_artifact
+from model.tokenizer.build import TokenizerInputs, write_artifact
 from model.tokenizer.config import TokenizerConfig
 from model.tokenizer.metrics import TokenizerMetrics
 from model.tokenizer.trainer import EpochReport
 from model.tokenizer.trainer import train_tokenizer as fit
+from offline.common import apply_threads, settings_of
 
 log = get_logger(__name__)
 TEXT_EMBEDDING = "idf-weighted mean of the LM's input-embedding rows over the item text's tokens (title + fields)"
@@ -57,9 +58,8 @@ def train_tokenizer(
     ] = None,
 ) -> None:
     """Train the alignment tokenizer and write codes + extended LM + meta."""
-    settings: Settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
+    settings = settings_of(ctx)
+    apply_threads(settings)
     config = TokenizerConfig(
         levels=levels,
         codebook_size=codebook_size,
@@ -71,12 +71,12 @@ def train_tokenizer(
         align_weight=align_weight,
         seed=settings.seed,
     )
-    data, data_meta = load_processed(settings.work_dir / "data" / dataset)
+    data, data_meta = load_processed(settings.workdir.dataset(dataset))
     config.check_capacity(data.n_items)
-    emb_path = embeddings or settings.work_dir / "models" / dataset / "sasrec" / "item_embeddings.npy"
+    emb_path = embeddings or settings.workdir.sasrec(dataset) / EMBEDDINGS
     collab = _load_embeddings(emb_path, data.n_items)
     texts = item_texts(data.items) if data.has_text else []
-    base = load_base_lm(lm, settings.work_dir, texts=texts[:2000])
+    base = load_base_lm(lm, settings.workdir, texts=texts[:2000])
     text = None
     if data.has_text:
         text = text_embeddings(texts, base.model, base.tokenizer)
@@ -91,12 +91,12 @@ def train_tokenizer(
 
         trained = fit(collab, text, config, on_epoch=on_epoch)
     label = lm_label(lm) + ("-noalign" if no_align else "")
-    folder = out or settings.work_dir / "tokenizers" / dataset / label
-    inputs = ArtifactInputs(
+    folder = out or settings.workdir.tokenizer(dataset, label)
+    inputs = TokenizerInputs(
         dataset=dataset,
         dataset_hash=data_meta.content_hash,
         embeddings_path=str(emb_path),
-        embeddings_sha256=sha256_file(emb_path),
+        embeddings_sha256=file_sha256(emb_path),
         lm=lm_label(lm),
         lm_source=base.source,
         text_embedding=TEXT_EMBEDDING if text is not None else None,

@@ -1,0 +1,41 @@
+"""What every command needs from its context: the validated settings, a dataset by name, the torch thread count.
+
+Contract: `settings_of(ctx)` is the `Settings` the CLI callback validated (or, for a command function called
+directly, one read from the environment). `load_dataset(settings, name)` returns a dataset and its content hash:
+the processed folder when `genrec prepare` wrote one, else the built-in dataset's source files (same hash as
+`prepare` would record); anything else is a `UserError` saying what to run. It knows nothing about models.
+"""
+
+from __future__ import annotations
+
+import torch
+import typer
+
+from model.data.processed import META_FILE, content_hash, load_processed, serialize
+from model.data.records import InteractionDataset
+from model.data.registry import BUILTINS, load_builtin
+from model.errors import UserError
+from model.settings import Settings
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    return ctx.obj if isinstance(ctx.obj, Settings) else Settings()
+
+
+def load_dataset(settings: Settings, name: str) -> tuple[InteractionDataset, str]:
+    folder = settings.workdir.dataset(name)
+    if (folder / META_FILE).is_file():
+        dataset, meta = load_processed(folder)
+        return dataset, meta.content_hash
+    if name not in BUILTINS:
+        raise UserError(
+            f"no processed dataset {name!r} in {folder} and it is not a built-in dataset ({', '.join(BUILTINS)}); "
+            f"run `genrec prepare {name} --path ...` first"
+        )
+    dataset = load_builtin(name, settings.data_dir, download_dir=settings.workdir.download(name))
+    return dataset, content_hash(*serialize(dataset))
+
+
+def apply_threads(settings: Settings) -> None:
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
