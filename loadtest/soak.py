@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from benchmarks.report import emit, markdown_table
-from scripts.faults.procs import Service, rss_bytes
-from scripts.faults.world import build_world
+from tests.faults.procs import Service, rss_bytes
+from tests.faults.world import build_world
+from tools.benchmarks.report import emit, markdown_table
 
 
 @dataclass(slots=True)

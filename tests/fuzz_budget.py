@@ -1,7 +1,7 @@
 """How many generated inputs the fuzz and property tests try, and a tally of what they sent.
 
 `examples(default)` is the default run's budget per property, or GENREC_FUZZ_EXAMPLES when set (the bigger run whose
-counts the README reports: scripts/fuzz_inputs.py). `record(label)` counts one request by label (e.g. operation and
+counts the README reports: tools/fuzz_inputs.py). `record(label)` counts one request by label (e.g. operation and
 status) when GENREC_FUZZ_COUNTS names a file; the counts are written there as JSON when the process exits."""
 
 from __future__ import annotations

@@ -3,7 +3,6 @@ with a synchronous client (Schemathesis, Hypothesis): the app runs on its own ev
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,11 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.faults.procs import free_port
 
 
 @contextmanager

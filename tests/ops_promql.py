@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from model.settings import REPO_ROOT
 from offline.refresh.metrics import RunMetrics
 from service.metrics import Metrics
+from tests.paths import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
 PROMETHEUS_YML = DEPLOY / "prometheus" / "prometheus.yml"

@@ -1,30 +1,66 @@
 """A real Redis for tests: each test gets its own random key prefix and everything under it is removed afterwards.
 
-Uses GENREC_REDIS_URL (default redis://127.0.0.1:6379/0); `.ci/run` starts a server when none answers. Tests never
-depend on what else is in that Redis and never touch keys outside their prefix.
+Uses GENREC_REDIS_URL (default redis://127.0.0.1:6379/0). When nothing answers there, importing this module starts
+a private `redis-server` (Debian's package) on a free port in a temporary folder, points GENREC_REDIS_URL at it (so
+the subprocesses tests start use it too) and stops it when the test process exits: `make test` needs no Redis of
+its own. Tests never depend on what else is in that Redis and never touch keys outside their prefix.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 from model.cache.keys import KeySchema
+from tests.faults.procs import OwnRedis
 
-REDIS_URL = os.environ.get("GENREC_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def ensure_redis() -> str:
+    """The URL of a Redis that answers: GENREC_REDIS_URL's, else a private server started for this process."""
+    url = os.environ.get("GENREC_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if _answers(url):
+        return url
+    if shutil.which("redis-server") is None:
+        raise RuntimeError(
+            f"no Redis answers at {url} and redis-server is not installed (apt-get install redis-server)"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="genrec-test-redis-"))
+    server = OwnRedis(folder, persist=False)
+    server.start()
+
+    def stop() -> None:
+        server.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(stop)
+    os.environ["GENREC_REDIS_URL"] = server.url
+    return server.url
+
+
+REDIS_URL = ensure_redis()
 
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:  # pragma: no cover - CI always has one
-        pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
     yield client
     client.close()
 

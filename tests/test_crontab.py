@@ -7,8 +7,8 @@ import shlex
 import pytest
 from typer.testing import CliRunner
 
-from model.settings import REPO_ROOT
 from offline.cli import _register, app
+from tests.paths import REPO_ROOT
 
 RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
 

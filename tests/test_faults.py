@@ -18,10 +18,10 @@ import pytest
 import redis
 
 from model.cache.keys import KeySchema
-from scripts.faults.procs import OwnRedis, Service
-from scripts.faults.redis_faults import redis_kill, redis_pause
-from scripts.faults.world import World, build_world
 from service.redis_io import HotReader
+from tests.faults.procs import OwnRedis, Service
+from tests.faults.redis_faults import redis_kill, redis_pause
+from tests.faults.world import World, build_world
 
 
 @pytest.fixture(scope="module")

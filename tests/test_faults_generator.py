@@ -1,4 +1,4 @@
-"""The live generator raising or hanging inside a real uvicorn process (scripts.faults.faulty_app wraps the loaded
+"""The live generator raising or hanging inside a real uvicorn process (tests.faults.faulty_app wraps the loaded
 generator through the documented `get_generator` override) under a concurrent load of users without a cached list.
 Opt-in (`-m faults`): two service start-ups.
 
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.faults.generator_faults import generator_fault
-from scripts.faults.world import World, build_world
+from tests.faults.generator_faults import generator_fault
+from tests.faults.world import World, build_world
 
 pytestmark = pytest.mark.faults
 

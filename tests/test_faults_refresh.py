@@ -22,8 +22,8 @@ from model.cache.store import CacheStore, VersionMeta
 from model.recommender import Recommender
 from offline.refresh.checkpoint import Checkpoint
 from offline.refresh.job import RefreshConfig, RefreshJob
-from scripts.faults.refresh_faults import refresh_kills
-from scripts.faults.world import World, build_world
+from tests.faults.refresh_faults import refresh_kills
+from tests.faults.world import World, build_world
 from tests.tiny_artifact import save_tiny_artifact
 
 

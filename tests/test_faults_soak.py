@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.soak
 
@@ -24,8 +24,8 @@ def test_soak_smoke(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
     cmd = [sys.executable, "-m", "loadtest.soak", "--rate", "20", "--duration", "20", "--window", "10"]
     cmd += ["--users", "2000", "--uncached-share", "0.05", "--rss-every", "2", "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = orjson.loads(out.read_bytes())
     summary = report["summary"]

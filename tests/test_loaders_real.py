@@ -7,7 +7,7 @@ import pytest
 from model.data.loaders.lcrec import load_lcrec
 from model.data.loaders.recbole import load_recbole
 from model.data.records import InteractionDataset
-from model.settings import SHARED_DATA
+from tests.paths import SHARED_DATA
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="no ../shared/data beside this checkout")
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from model.cache.keys import KeySchema
-from model.settings import REPO_ROOT
+from tests.paths import REPO_ROOT
 from tests.redis_fixtures import REDIS_URL
 from tests.tiny_artifact import save_tiny_artifact
 
@@ -27,7 +27,7 @@ importlib.machinery.PathFinder.find_spec = staticmethod(find_spec)
 import httpx
 from offline.cli import _register, app as cli
 from service.app import create_app
-from service.settings import ServiceSettings
+from model.settings import ServiceSettings
 _register()  # every CLI command module imports
 
 async def main():

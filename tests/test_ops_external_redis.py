@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from model.cache.keys import KeySchema
 from offline.cli import _register, app
-from tests.live_server import free_port
+from tests.faults.procs import free_port
 from tests.service_fixtures import running, settings_for
 from tests.tiny_artifact import save_tiny_artifact
 

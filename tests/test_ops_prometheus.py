@@ -34,9 +34,8 @@ import pytest
 import redis
 import yaml
 
-from model.settings import REPO_ROOT
 from offline.refresh.metrics import RunMetrics
-from tests.live_server import free_port
+from tests.faults.procs import free_port
 from tests.ops_promql import (
     Expr,
     alert_series,
@@ -45,6 +44,7 @@ from tests.ops_promql import (
     rendered_prometheus_config,
     rule_exprs,
 )
+from tests.paths import REPO_ROOT
 from tests.tiny_artifact import save_tiny_artifact
 
 pytestmark = pytest.mark.ops

@@ -22,10 +22,10 @@ from model.cache.keys import KeySchema
 from model.cache.store import CacheStore
 from model.errors import UserError
 from model.recommender import Recommender
-from model.settings import REPO_ROOT
 from offline.cli import _register, app
 from offline.refresh.job import RefreshConfig, RefreshJob
 from offline.refresh.lock import LockBusyError, RefreshLock
+from tests.paths import REPO_ROOT
 from tests.redis_fixtures import REDIS_URL
 from tests.tiny_artifact import save_tiny_artifact
 

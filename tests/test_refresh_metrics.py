@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from offline.refresh.metrics import RunMetrics
-from tests.live_server import free_port
+from tests.faults.procs import free_port
 
 BINARY = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
 

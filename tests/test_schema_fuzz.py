@@ -16,8 +16,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from model.cache.keys import KeySchema
+from model.settings import ServiceSettings
 from service.app import create_app
-from service.settings import ServiceSettings
 from tests.fuzz_budget import examples, record
 from tests.live_server import uvicorn_thread
 from tests.redis_fixtures import REDIS_URL

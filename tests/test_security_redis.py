@@ -24,7 +24,7 @@ from model.cache.store import CacheStore
 from model.errors import UserError
 from model.logs import _JsonFormatter
 from offline.cli import _register, app
-from tests.live_server import free_port
+from tests.faults.procs import free_port
 from tests.service_fixtures import fill_cache, running, save_toy_artifact, settings_for
 from tests.tiny_artifact import save_tiny_artifact
 

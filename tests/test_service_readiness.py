@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from model.cache.keys import KeySchema
-from tests.live_server import free_port
+from tests.faults.procs import free_port
 from tests.service_fixtures import fill_cache, metric_value, running, save_toy_artifact, settings_for
 
 pytestmark = pytest.mark.anyio

@@ -1,4 +1,5 @@
-"""A real (tiny, randomly initialised) model artifact for tests of the refresh job and the service."""
+"""Real (tiny, randomly initialised) model artifacts for tests of the refresh job and the service, and for the
+benchmarks and fault scenarios that run them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from model.artifact import ArtifactMeta, PromptConfig, save_artifact
+from model.codes.item_codes import random_item_codes
 from model.data.records import InteractionDataset, Item
+from model.lm.extend import add_code_tokens
+from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
 from tests.conftest import TinySetup, make_tiny_setup
 
 
@@ -41,3 +45,22 @@ def save_setup(
 def save_tiny_artifact(folder: Path, n_items: int = 120, n_users: int = 40, seed: int = 3) -> ArtifactMeta:
     setup = make_tiny_setup(n_items=n_items, level_sizes=(6, 6, 6), seed=seed)
     return save_setup(folder, setup, tiny_dataset(n_items, n_users, seed))
+
+
+def save_random_artifact(folder: Path, users: int, n_items: int, seed: int) -> InteractionDataset:
+    """The benchmarks' and fault scenarios' artifact: a random tiny Qwen2 over `n_items` random codes (3 levels of
+    8), users "1".."users" with 5-19 distinct random items each; returns the dataset."""
+    rng = np.random.default_rng(seed)
+    levels = (8, 8, 8)
+    tokenizer = tiny_tokenizer()
+    model = tiny_causal_lm(len(tokenizer), seed=seed)
+    add_code_tokens(model, tokenizer, levels, mean_resizing=False)
+    codes = random_item_codes(n_items, levels, seed=seed)
+    items = [Item(i, str(100_000 + i), f"Item number {i}") for i in range(n_items)]
+    seqs = [rng.choice(n_items, size=int(rng.integers(5, 20)), replace=False).tolist() for _ in range(users)]
+    data = InteractionDataset("bench", items, [str(u) for u in range(1, users + 1)], seqs)
+    counts = np.bincount([i for s in seqs for i in s], minlength=n_items)
+    save_artifact(
+        folder, model, tokenizer, codes, data, "bench", np.argsort(-counts), base_lm="tiny", prompt=PromptConfig()
+    )
+    return data

@@ -1,6 +1,6 @@
 """Writes the provisioned Grafana dashboards (deploy/grafana/dashboards/*.json) from the panel lists below.
 
-Contract: `python deploy/grafana/make_dashboards.py` rewrites the JSON files; `dashboards()` returns them as dicts
+Contract: `python tools/dashboards.py` rewrites the JSON files; `dashboards()` returns them as dicts
 (tests/test_ops_config.py checks the committed files equal it, and tests/test_ops_prometheus.py evaluates every
 `expr` against a real Prometheus). Every query goes to the provisioned datasource uid `prometheus`. Queries use
 plain PromQL (no Grafana variables) so the same text runs in Prometheus's HTTP API. It knows nothing about how the
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parent / "dashboards"
+OUT = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 REC = 'route="/users/{user_id}/recommendations"'
 PROBES = 'route!~"/healthz|/readyz|/metrics"'

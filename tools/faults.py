@@ -1,7 +1,7 @@
 """Run the fault scenarios with real processes and print the README's tables (and write them as JSON).
 
-    python -m scripts.faults --out runs/faults/faults.json                 # everything, ~3-4 minutes
-    python -m scripts.faults --only redis-kill,redis-pause --down 5
+    python -m tools.faults --out runs/faults/faults.json                 # everything, ~3-4 minutes
+    python -m tools.faults --only redis-kill,redis-pause --down 5
 
 Scenarios: redis-kill (SIGKILL + restart of the service's Redis under load), redis-pause (CLIENT PAUSE ALL under
 load), generator (the live generator raising, then hanging), refresh-kill (the full refresh SIGKILLed at random
@@ -23,12 +23,12 @@ from typing import Any
 
 import orjson
 
-from benchmarks.report import emit, markdown_table
-from scripts.faults.generator_faults import generator_fault
-from scripts.faults.load import Summary
-from scripts.faults.redis_faults import FaultReport, redis_kill, redis_pause
-from scripts.faults.refresh_faults import refresh_kills
-from scripts.faults.world import build_world
+from tests.faults.generator_faults import generator_fault
+from tests.faults.load import Summary
+from tests.faults.redis_faults import FaultReport, redis_kill, redis_pause
+from tests.faults.refresh_faults import refresh_kills
+from tests.faults.world import build_world
+from tools.benchmarks.report import emit, markdown_table
 
 SCENARIOS = ("redis-kill", "redis-pause", "generator", "refresh-kill")
 

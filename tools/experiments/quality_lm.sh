@@ -3,9 +3,9 @@
 # and the tiny LM's ablations (codes from tokenization without the alignment loss, no textual tasks, no negative
 # sampling), all trained for the same number of epochs with the same validation users for model selection, then ranked
 # side by side with Popularity and SASRec in ONE `evaluate` run per dataset (test split, seen items kept, beam 20).
-# Needs SASRec and both tokenizers: run scripts/quality_baselines.sh and scripts/quality_tokenizer.sh with the same
+# Needs SASRec and both tokenizers: run tools/experiments/quality_baselines.sh and tools/experiments/quality_tokenizer.sh with the same
 # WORK_DIR first. A finished model (its meta.json exists) is not retrained; delete its folder to redo it.
-#   usage: scripts/quality_lm.sh [WORK_DIR] [EPOCHS] [DATASETS]
+#   usage: tools/experiments/quality_lm.sh [WORK_DIR] [EPOCHS] [DATASETS]
 #   defaults: runs/quality, 6, "movielens-100k amazon-scientific amazon-beauty"
 #   env: ABLATIONS=0 trains only the full mixture; PRESETS ("tiny small") the presets trained with the full mixture
 #   (small: ~3 min/epoch on Scientific, ~5 on Beauty, one core); MAX_MINUTES=N caps each training run (then it is not

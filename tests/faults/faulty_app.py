@@ -1,5 +1,5 @@
 """An app factory for uvicorn whose live generator fails on purpose: `uvicorn --factory
-scripts.faults.faulty_app:create_app`, with GENREC_FAULT_GENERATOR=raise (every generation raises RuntimeError) or
+tests.faults.faulty_app:create_app`, with GENREC_FAULT_GENERATOR=raise (every generation raises RuntimeError) or
 hang (every generation sleeps GENREC_FAULT_HANG_S seconds, default 30, far past the deadline, then returns nothing).
 
 Contract: the app is `service.app.create_app()` unchanged (settings from GENREC_* variables); the fault goes in

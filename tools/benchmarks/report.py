@@ -1,7 +1,8 @@
 """Benchmark output: one markdown table on stdout and the same rows as JSON, so README numbers come from a file.
 
-Contract: `emit(title, rows, out)` prints a table (columns = the first row's keys, in order) and writes
-{"title", "rows", "machine"} to `out` when given. It knows nothing about what was measured.
+Contract: `emit(title, rows, out)` prints a table (columns = the first row's keys, in order) and writes {"title",
+"rows", "machine"} (the CPU model, core count, Python, date) to `out` when given. It knows nothing about what was
+measured.
 """
 
 from __future__ import annotations
@@ -33,12 +34,28 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what the platform module says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def emit(title: str, rows: Sequence[Mapping[str, Any]], out: Path | None) -> None:
     print(f"\n## {title}\n")
     print(markdown_table(rows))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "when": time.strftime("%F %T")}
+        machine = {
+            "cpu": cpu_model(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "when": time.strftime("%F %T"),
+        }
         out.write_bytes(
             orjson.dumps({"title": title, "rows": list(rows), "machine": machine}, option=orjson.OPT_INDENT_2)
         )

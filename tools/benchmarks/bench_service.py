@@ -1,14 +1,14 @@
 """The online service under wrk, side by side with a minimal FastAPI endpoint, in one run on this machine.
 
 Rows: (1) the cached path — our GET /users/{id}/recommendations (validation, one pipelined Redis round trip for the
-list and the user's events, decode, filter, JSON body, metrics) against `benchmarks/baseline_app.py` (one redis-py
+list and the user's events, decode, filter, JSON body, metrics) against `tools/benchmarks/baseline_app.py` (one redis-py
 GET, the raw bytes returned), both under uvicorn with the same worker count, `wrk -c64`, alternating runs;
 (2) the ratios (throughput ours/baseline, p99 ours/baseline); (3) the live path with the tiny model: every request a
 miss (no active version, write-back off), its latency percentiles, throughput and the share answered live.
 It builds a tiny artifact, fills Redis under its own key prefix and removes what it wrote. Needs `wrk`
 (`apt-get install -y wrk`).
 
-    python -m benchmarks.bench_service --duration 15 --out runs/bench/service.json
+    python -m tools.benchmarks.bench_service --duration 15 --out runs/bench/service.json
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,34 +30,14 @@ import numpy as np
 import orjson
 import redis
 
-from benchmarks.report import emit
-from model.artifact import PromptConfig, save_artifact
 from model.cache.codec import encode_batch
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta
-from model.codes.item_codes import random_item_codes
-from model.data.records import InteractionDataset, Item
-from model.lm.extend import add_code_tokens
-from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
+from tests.faults.procs import free_port
+from tests.tiny_artifact import save_random_artifact
+from tools.benchmarks.report import emit
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def build_artifact(folder: Path, users: int, n_items: int, seed: int) -> InteractionDataset:
-    rng = np.random.default_rng(seed)
-    levels = (8, 8, 8)
-    tokenizer = tiny_tokenizer()
-    model = tiny_causal_lm(len(tokenizer), seed=seed)
-    add_code_tokens(model, tokenizer, levels, mean_resizing=False)
-    codes = random_item_codes(n_items, levels, seed=seed)
-    items = [Item(i, str(100_000 + i), f"Item number {i}") for i in range(n_items)]
-    seqs = [rng.choice(n_items, size=int(rng.integers(5, 20)), replace=False).tolist() for _ in range(users)]
-    data = InteractionDataset("bench", items, [str(u) for u in range(1, users + 1)], seqs)
-    counts = np.bincount([i for s in seqs for i in s], minlength=n_items)
-    save_artifact(
-        folder, model, tokenizer, codes, data, "bench", np.argsort(-counts), base_lm="tiny", prompt=PromptConfig()
-    )
-    return data
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fill(client: redis.Redis, keys: KeySchema, model_version: str, users: int, n_items: int) -> None:
@@ -73,12 +52,6 @@ def fill(client: redis.Redis, keys: KeySchema, model_version: str, users: int, n
             blobs = encode_batch(items, scores, int(time.time()))
             writer.add_many(zip((str(lo + j + 1) for j in range(n)), blobs, strict=True))
     store.activate("v1", users)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -158,7 +131,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_service_"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        data = build_artifact(tmp / "artifact", args.users, args.items, seed=0)
+        data = save_random_artifact(tmp / "artifact", args.users, args.items, seed=0)
         from model.artifact import read_artifact_meta
 
         fill(client, keys, read_artifact_meta(tmp / "artifact").version, args.users, args.items)
@@ -183,7 +156,7 @@ def main() -> None:
             py,
             "-m",
             "uvicorn",
-            "benchmarks.baseline_app:app",
+            "tools.benchmarks.baseline_app:app",
             "--workers",
             workers,
             "--log-level",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Alignment Tokenization with and without the alignment loss on the three reference datasets (SmolLM2-135M as the
 # LM whose embedding space the codes are aligned to). Needs SASRec's item embeddings: run
-# scripts/quality_baselines.sh with the same WORK_DIR first. The README's tokenizer table comes from this script.
-#   usage: scripts/quality_tokenizer.sh [WORK_DIR]      (default: runs/quality)
+# tools/experiments/quality_baselines.sh with the same WORK_DIR first. The README's tokenizer table comes from this script.
+#   usage: tools/experiments/quality_tokenizer.sh [WORK_DIR]      (default: runs/quality)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-runs/quality}"

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from scripts.faults.load import Load, Summary
-from scripts.faults.procs import Service
-from scripts.faults.world import World, sweep
+from tests.faults.load import Load, Summary
+from tests.faults.procs import Service
+from tests.faults.world import World, sweep
 
 
 @dataclass

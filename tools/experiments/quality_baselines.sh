@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Baseline quality on the three reference datasets: train SASRec, then evaluate Popularity and SASRec side by side on
 # the test split under both seen-item rules. The README's baseline table comes from this script.
-#   usage: scripts/quality_baselines.sh [WORK_DIR]      (default: runs/quality)
+#   usage: tools/experiments/quality_baselines.sh [WORK_DIR]      (default: runs/quality)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-runs/quality}"

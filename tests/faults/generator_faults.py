@@ -1,4 +1,4 @@
-"""The live generator raising or hanging, in a real service process (scripts.faults.faulty_app) under load.
+"""The live generator raising or hanging, in a real service process (tests.faults.faulty_app) under load.
 
 Contract: `generator_fault(world, mode, ...)` starts the faulty app against the world's Redis, loads it with users that
 have no cached list (every request needs live generation) mixed with cached ones, and returns a `FaultReport`: the
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from scripts.faults.load import Load, Sample
-from scripts.faults.redis_faults import FaultReport
-from scripts.faults.world import World, sweep
+from tests.faults.load import Load, Sample
+from tests.faults.redis_faults import FaultReport
+from tests.faults.world import World, sweep
 
 
 def metric_sum(text: str, name: str, label: str = "") -> float:
@@ -36,7 +36,7 @@ def generator_fault(
         GENREC_LIVE_DEADLINE_MS=str(deadline_ms),
         GENREC_LIVE_WRITE_BACK="false",
     )
-    service.start(factory="scripts.faults.faulty_app:create_app")
+    service.start(factory="tests.faults.faulty_app:create_app")
     try:
         report.served_before = sweep(service, world.cached)
         # the last uncached users: never asked for by the other scenarios, so none has a written-back list

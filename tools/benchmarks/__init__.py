@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table (and writes JSON) comparing the product against a baseline in the same run."""
