@@ -36,9 +36,9 @@ from model.data.records import InteractionDataset
 from model.errors import DataFormatError, UserError
 from model.hashing import folder_hash
 from model.prompts import PromptTemplate
+from model.workdir import META_FILE
 
 FORMAT_VERSION = 2  # 2: the version is model.hashing.folder_hash (1 hashed paths and bytes without sizes)
-META_FILE = "meta.json"
 LM_DIR, CODES_DIR, DATA_DIR, POPULAR_FILE = "lm", "codes", "data", "popular.npy"
 _DEFAULT_TEMPLATE = PromptTemplate()
 

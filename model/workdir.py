@@ -13,6 +13,7 @@ Layout, with the default root `runs/`:
     runs/reports/<dataset>-<split>-<rule>.json evaluation reports (+ .md beside them)
     runs/lm/<folder>/                          a base LM converted for training (e.g. SmolLM2 from its GGUF)
     runs/prometheus/                           Prometheus multiprocess files of a multi-worker service
+Every stage's folder ends with `META_FILE` (meta.json), written last, so its presence means the stage finished.
 It knows nothing about what the files contain.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEMO_MODEL = "lm-tiny"  # the artifact name the demo and bootstrap train and serve
+META_FILE = "meta.json"  # every stage's folder writes this last: a folder without it is unfinished
 
 
 @dataclass(frozen=True, slots=True)

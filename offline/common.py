@@ -11,11 +11,12 @@ from __future__ import annotations
 import torch
 import typer
 
-from model.data.processed import META_FILE, content_hash, load_processed, serialize
+from model.data.processed import content_hash, load_processed, serialize
 from model.data.records import InteractionDataset
 from model.data.registry import BUILTINS, load_builtin
 from model.errors import UserError
 from model.settings import Settings
+from model.workdir import META_FILE
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from model.data.processed import save_processed
 from model.data.records import InteractionDataset, Item
 from model.errors import UserError
+from model.workdir import WorkDir
 from offline.cli import _register, app
 
 _register()
@@ -26,7 +27,9 @@ def _prepare(work: Path, name: str = "toy", shift: int = 1) -> None:
         start, length = int(rng.integers(N_ITEMS)), int(rng.integers(5, 10))
         seqs.append([(start + shift * t) % N_ITEMS for t in range(length)])
     items = [Item(i, f"i{i}", f"item {i}") for i in range(N_ITEMS)]
-    save_processed(InteractionDataset(name, items, [f"u{u}" for u in range(60)], seqs), work / "data" / name, "test")
+    save_processed(
+        InteractionDataset(name, items, [f"u{u}" for u in range(60)], seqs), WorkDir(work).dataset(name), "test"
+    )
 
 
 def _flat(text: str) -> str:
@@ -56,7 +59,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_writes_the_artifact(trained: Path) -> None:
-    folder = trained / "models" / "toy" / "sasrec"
+    folder = WorkDir(trained).sasrec("toy")
     assert {p.name for p in folder.iterdir()} == {"model.safetensors", "meta.json", "item_embeddings.npy"}
     meta = orjson.loads((folder / "meta.json").read_bytes())
     assert meta["dataset"] == "toy" and len(meta["content_hash"]) == 64
@@ -69,10 +72,10 @@ def test_evaluate_prints_models_side_by_side_and_writes_reports(trained: Path) -
     assert code == 0, err
     assert "| model | R@5 | R@10 | R@20 | N@5 | N@10 | N@20 |" in out
     assert "| popularity |" in out and "| sasrec |" in out and "seen items removed" in out
-    reports = orjson.loads((trained / "reports" / "toy-test-exclude-seen.json").read_bytes())
+    reports = orjson.loads(WorkDir(trained).report("toy", "test", exclude_seen=True).read_bytes())
     assert [r["model"] for r in reports] == ["popularity", "sasrec"]
     assert all(r["n_cases"] == 60 and r["exclude_seen"] is True for r in reports)
-    assert (trained / "reports" / "toy-test-exclude-seen.md").read_text() in out
+    assert WorkDir(trained).report("toy", "test", exclude_seen=True).with_suffix(".md").read_text() in out
 
 
 def test_evaluate_out_path_split_and_ks(trained: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from model.data.processed import load_processed
 from model.errors import UserError
+from model.workdir import WorkDir
 from offline.cli import _register, app
 from tests.paths import REPO_ROOT, SHARED_DATA
 from tests.test_loaders_recbole import INTER_HEADER, ITEM_HEADER, ITEMS
@@ -37,7 +38,7 @@ def test_prepare_user_files_into_the_default_folder(tmp_path: Path) -> None:
     code, out, err = _invoke("--work-dir", str(tmp_path / "w"), "prepare", "mine", "--path", str(src))
     assert code == 0, err
     assert "users         2" in out and "items         3" in out and "interactions  3" in out
-    ds, meta = load_processed(tmp_path / "w" / "data" / "mine")
+    ds, meta = load_processed(WorkDir(tmp_path / "w").dataset("mine"))
     assert (ds.name, ds.n_users, ds.n_items) == ("mine", 2, 3)
     assert meta.source == f"recbole:{src.resolve()}"  # the format was guessed from the folder
     assert meta.content_hash in out
@@ -73,7 +74,7 @@ def test_prepare_builtin_from_a_data_dir(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "users         8317" in out and "items         4344" in out and "interactions  58492" in out
-    assert load_processed(tmp_path / "data" / "amazon-scientific")[1].n_interactions == 58492
+    assert load_processed(WorkDir(tmp_path).dataset("amazon-scientific"))[1].n_interactions == 58492
 
 
 def test_the_default_dataset_needs_no_data_dir_and_no_network(tmp_path: Path) -> None:
@@ -96,7 +97,7 @@ def test_the_default_dataset_needs_no_data_dir_and_no_network(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert "users         943" in done.stdout and "items         1682" in done.stdout
-    dataset, meta = load_processed(tmp_path / "w" / "data" / "movielens-100k")
+    dataset, meta = load_processed(WorkDir(tmp_path / "w").dataset("movielens-100k"))
     assert (dataset.n_users, dataset.n_items, meta.n_interactions) == (943, 1682, 100_000)
     assert not (tmp_path / "w" / "cache").exists()  # nothing was downloaded
 
@@ -134,7 +135,7 @@ def test_malformed_file_exits_2_naming_file_line_and_field(tmp_path: Path) -> No
     assert done.returncode == 2, done.stderr
     assert f"{src / 'toy.inter'}:3: field 'timestamp': not a number: 'later'" in done.stderr
     assert "Traceback" not in done.stderr
-    assert not (tmp_path / "w" / "data" / "mine").exists()
+    assert not (WorkDir(tmp_path / "w").dataset("mine")).exists()
 
 
 def test_help_describes_the_command() -> None:

@@ -18,7 +18,8 @@ from model.errors import UserError
 from model.hashing import folder_hash
 from model.lm.smollm2 import load_causal_lm
 from model.tokenizer.artifact import load_tokenizer
-from model.tokenizer.build import META_FILE, read_meta
+from model.tokenizer.build import read_meta
+from model.workdir import META_FILE, WorkDir
 from offline.cli import _register, app
 
 _register()  # idempotent
@@ -37,8 +38,8 @@ def _work(tmp_path: Path, n_items: int = 40, with_text: bool = True, rows: int |
     seqs = [list(rng.choice(n_items, size=6, replace=False)) for _ in range(12)]
     ds = InteractionDataset("toy", items, [f"u{u}" for u in range(12)], [[int(i) for i in s] for s in seqs])
     work = tmp_path / "w"
-    save_processed(ds, work / "data" / "toy", "test")
-    emb = work / "models" / "toy" / "sasrec"
+    save_processed(ds, WorkDir(work).dataset("toy"), "test")
+    emb = WorkDir(work).sasrec("toy")
     emb.mkdir(parents=True)
     np.save(emb / "item_embeddings.npy", rng.normal(size=(rows or n_items, 8)).astype(np.float32))
     return work
@@ -54,14 +55,17 @@ def test_artifact_holds_unique_codes_an_extended_lm_and_a_checked_meta(tmp_path:
     work = _work(tmp_path)
     code, out, exc = _invoke(work, *SMALL)
     assert code == 0, exc
-    folder = work / "tokenizers" / "toy" / "tiny"
+    folder = WorkDir(work).tokenizer("toy", "tiny")
     codes = ItemCodes.load(folder)
     assert codes.n_items == 40 and codes.level_sizes == (8, 8)
     meta = read_meta(folder)
     assert meta.content_hash == folder_hash(folder, exclude=(META_FILE,)) and meta.content_hash in out
     assert meta.item_codes_hash == codes.content_hash
     assert meta.metrics["collision_rate_after"] == 0.0 and meta.metrics["align_active"]
-    assert meta.inputs["dataset_hash"] == json.loads((work / "data" / "toy" / "meta.json").read_text())["content_hash"]
+    assert (
+        meta.inputs["dataset_hash"]
+        == json.loads((WorkDir(work).dataset("toy") / META_FILE).read_text())["content_hash"]
+    )
     assert meta.code_token_init.startswith("projected codewords")
 
     lm = load_causal_lm(folder / "lm")
@@ -79,7 +83,7 @@ def test_no_align_writes_its_own_folder_and_keeps_the_lm_initialisation(tmp_path
     work = _work(tmp_path)
     code, _, exc = _invoke(work, *SMALL, "--no-align")
     assert code == 0, exc
-    meta = read_meta(work / "tokenizers" / "toy" / "tiny-noalign")
+    meta = read_meta(WorkDir(work).tokenizer("toy", "tiny-noalign"))
     assert not meta.metrics["align_active"] and meta.metrics["probe_top1"] is not None
     assert meta.code_token_init.startswith("lm default")
 
@@ -88,7 +92,7 @@ def test_dataset_without_text_trains_with_alignment_off(tmp_path: Path) -> None:
     work = _work(tmp_path, with_text=False)
     code, _, exc = _invoke(work, *SMALL)
     assert code == 0, exc
-    meta = read_meta(work / "tokenizers" / "toy" / "tiny")
+    meta = read_meta(WorkDir(work).tokenizer("toy", "tiny"))
     assert meta.metrics["note"] == "no item text: alignment loss off" and meta.inputs["text_embedding"] is None
 
 

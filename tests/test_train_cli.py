@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from model.artifact import load_artifact
 from model.errors import UserError
+from model.workdir import WorkDir
 from offline.cli import _register, app
 from tests.test_tokenizer_cli import SMALL, _work
 
@@ -28,14 +29,14 @@ def test_train_then_evaluate(tmp_path: Path) -> None:
         work, "train", "toy", "--preset", "tiny", "--epochs", "1", "--eval-users", "5", "--fp32", "--patience", "2"
     )
     assert result.exit_code == 0, result.exception
-    folder = work / "models" / "toy" / "lm-tiny"
+    folder = WorkDir(work).model("toy", "lm-tiny")
     artifact = load_artifact(folder)
     assert artifact.version in result.stdout
-    assert artifact.meta.training["codes"] == str(work / "tokenizers" / "toy" / "tiny")
+    assert artifact.meta.training["codes"] == str(WorkDir(work).tokenizer("toy", "tiny"))
     assert "valid_ndcg@10" in artifact.meta.metrics
     assert artifact.meta.training["config"]["patience"] == 2  # --patience overrides the preset's 3
     assert any("textual: on" in t for t in artifact.meta.training["tasks"])
-    report = work / "reports" / "r.json"
+    report = WorkDir(work).reports() / "r.json"
     ev = _run(work, "evaluate", "toy", "--models", "popularity,lm:tiny", "--ks", "5,10", "--out", str(report))
     assert ev.exit_code == 0, ev.exception
     rows = json.loads(report.read_text())

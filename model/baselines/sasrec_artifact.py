@@ -21,9 +21,9 @@ from safetensors.torch import load_file, save_file
 
 from model.baselines.sasrec import SASRec, SASRecConfig, SASRecScorer
 from model.errors import DataFormatError, UserError
+from model.workdir import META_FILE
 
 WEIGHTS = "model.safetensors"
-META = "meta.json"
 EMBEDDINGS = "item_embeddings.npy"
 FORMAT_VERSION = 1
 
@@ -80,13 +80,13 @@ def save_sasrec(folder: Path, model: SASRec, meta: SASRecMeta) -> None:
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / WEIGHTS))
     np.save(folder / EMBEDDINGS, model.item_weights().detach().float().numpy())
-    (folder / META).write_bytes(orjson.dumps(meta.to_dict(), option=orjson.OPT_INDENT_2))
+    (folder / META_FILE).write_bytes(orjson.dumps(meta.to_dict(), option=orjson.OPT_INDENT_2))
 
 
 def read_meta(folder: Path) -> SASRecMeta:
-    path = folder / META
+    path = folder / META_FILE
     if not path.is_file():
-        raise UserError(f"no trained SASRec in {folder} ({META} missing); run `genrec train-sasrec` first")
+        raise UserError(f"no trained SASRec in {folder} ({META_FILE} missing); run `genrec train-sasrec` first")
     try:
         return SASRecMeta.from_dict(orjson.loads(path.read_bytes()))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -102,7 +102,7 @@ def load_sasrec(folder: Path, batch_size: int = 1024) -> tuple[SASRecScorer, SAS
     try:
         model.load_state_dict(load_file(str(path)))
     except (RuntimeError, OSError) as exc:
-        raise DataFormatError(path, f"weights do not fit the config in {META}: {exc}") from None
+        raise DataFormatError(path, f"weights do not fit the config in {META_FILE}: {exc}") from None
     return SASRecScorer(model, batch_size=batch_size), meta
 
 

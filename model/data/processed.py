@@ -25,11 +25,11 @@ import orjson
 
 from model.data.records import InteractionDataset, Item
 from model.errors import DataFormatError
+from model.workdir import META_FILE
 
 FORMAT_VERSION = 1
 ITEMS_FILE = "items.jsonl"
 SEQUENCES_FILE = "sequences.jsonl"
-META_FILE = "meta.json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ from model.lm.extend import add_code_tokens
 from model.lm.smollm2 import LoadedLM
 from model.tokenizer.artifact import save_tokenizer
 from model.tokenizer.trainer import TrainedTokenizer
+from model.workdir import META_FILE
 
-META_FILE = "meta.json"
 LM_DIR = "lm"
 QUANTIZER_DIR = "quantizer"
 FORMAT_VERSION = 1

@@ -19,6 +19,7 @@ from model.errors import UserError
 from model.logs import get_logger
 from model.redis_url import mask_url
 from model.settings import Settings
+from model.workdir import META_FILE
 from offline.commands.demo import DemoOptions, training_steps
 from offline.common import settings_of
 
@@ -53,7 +54,7 @@ def bootstrap(
     train_minutes: Annotated[float, typer.Option(min=0.5, help="Time cap of the LM fine-tuning.")] = 8.0,
 ) -> None:
     """Train (or load) the model and fill the cache, unless already done: the first-start job of a deployment."""
-    from model.artifact import META_FILE, read_artifact_meta
+    from model.artifact import read_artifact_meta
     from offline.commands import refresh
 
     settings = settings_of(ctx)

@@ -24,10 +24,10 @@ from typing import Annotated
 
 import typer
 
-from model.data.processed import META_FILE
 from model.errors import UserError
 from model.logs import get_logger
 from model.settings import Settings
+from model.workdir import META_FILE
 from offline.common import settings_of
 
 log = get_logger(__name__)

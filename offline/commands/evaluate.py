@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from model.baselines.popularity import PopularityScorer
-from model.baselines.sasrec_artifact import META, load_sasrec, read_meta
+from model.baselines.sasrec_artifact import load_sasrec, read_meta
 from model.data.records import InteractionDataset
 from model.data.split import LeaveOneOutSplit, leave_one_out
 from model.errors import UserError
@@ -27,6 +27,7 @@ from model.eval.report import markdown_table, write_report
 from model.eval.scorer import Scorer
 from model.logs import get_logger
 from model.settings import Settings
+from model.workdir import META_FILE
 from offline.common import apply_threads, load_dataset, settings_of
 
 log = get_logger(__name__)
@@ -101,7 +102,7 @@ def _parse_ks(value: str) -> list[int]:
 def _history_needed(settings: Settings, dataset: str, models: list[str]) -> int:
     needed = DEFAULT_HISTORY
     folder = settings.workdir.sasrec(dataset)
-    if "sasrec" in models and (folder / META).is_file():
+    if "sasrec" in models and (folder / META_FILE).is_file():
         needed = max(needed, read_meta(folder).config.max_len)
     return needed
 

@@ -14,12 +14,13 @@ folder>` uses to rank with a saved artifact. Bad inputs exit with code 2 and say
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from model.artifact import read_artifact_meta
+from model.codes.item_codes import META_FILE as CODES_META_FILE
 from model.codes.item_codes import ItemCodes, random_item_codes
 from model.errors import UserError
 from model.eval.generative import GenerativeScorer
@@ -27,8 +28,10 @@ from model.logs import get_logger
 from model.settings import Settings
 from model.tasks.mixture import MixtureConfig
 from model.tasks.negatives import KINDS
+from model.tokenizer.build import read_meta as read_tokenizer_meta
 from model.train.pipeline import TrainJob, run_job
 from model.train.presets import PRESETS, get_preset
+from model.workdir import META_FILE
 from offline.common import apply_threads, load_dataset, settings_of
 
 log = get_logger(__name__)
@@ -38,7 +41,7 @@ def _tokenizer_dir(settings: Settings, dataset: str, base: str, no_align: bool) 
     suffix = "-noalign" if no_align else ""
     for lm in dict.fromkeys([base if base != "scratch" else "smollm2-135m", "smollm2-135m", "tiny"]):
         folder = settings.workdir.tokenizer(dataset, f"{lm}{suffix}")
-        if (folder / "item_codes.json").is_file():
+        if (folder / CODES_META_FILE).is_file():
             return folder
     return None
 
@@ -47,10 +50,8 @@ def _codes_from(folder: Path, n_items: int, dataset_hash: str) -> ItemCodes:
     codes = ItemCodes.load(folder)
     if codes.n_items != n_items:
         raise UserError(f"the codes in {folder} cover {codes.n_items} items but the dataset has {n_items}")
-    meta_path = folder / "meta.json"
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        theirs = meta.get("inputs", {}).get("dataset_hash")
+    if (folder / META_FILE).is_file():
+        theirs = read_tokenizer_meta(folder).inputs.get("dataset_hash")
         if theirs and theirs != dataset_hash:
             raise UserError(
                 f"the tokenizer in {folder} was trained on other data (hash {theirs[:12]}…, dataset is "
@@ -203,23 +204,18 @@ def lm_scorer(
 ) -> tuple[GenerativeScorer, dict[str, Any]]:
     """A saved artifact as a Scorer: `spec` is a folder, or a name under <work_dir>/models/<dataset>/ (lm- optional)."""
     candidates = [Path(spec), settings.workdir.model(dataset, spec), settings.workdir.model(dataset, f"lm-{spec}")]
-    folder = next((c for c in candidates if (c / "meta.json").is_file()), None)
+    folder = next((c for c in candidates if (c / META_FILE).is_file()), None)
     if folder is None:
         raise UserError(f"no model artifact {spec!r} (looked in {', '.join(map(str, candidates))}); run `genrec train`")
     scorer = GenerativeScorer.from_artifact(folder, name=f"lm:{spec}", beam_width=beam_width)
-    meta = scorer_meta(folder)
-    if meta.get("dataset_hash") != content_hash:
+    meta = read_artifact_meta(folder)
+    if meta.dataset_hash != content_hash:
         raise UserError(f"the model in {folder} was trained on other data; run `genrec train {dataset}` again")
     extra = {
-        "version": meta["version"][:16],
+        "version": meta.version[:16],
         "beam_width": f"max({beam_width}, K)",
-        "base_lm": meta["base_lm"],
-        "codes": meta["training"].get("codes"),
-        "tasks": meta["training"].get("tasks"),
+        "base_lm": meta.base_lm,
+        "codes": meta.training.get("codes"),
+        "tasks": meta.training.get("tasks"),
     }
     return scorer, extra
-
-
-def scorer_meta(folder: Path) -> dict[str, Any]:
-    meta: dict[str, Any] = json.loads((folder / "meta.json").read_text())
-    return meta

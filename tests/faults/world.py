@@ -21,6 +21,7 @@ from model.artifact import read_artifact_meta
 from model.cache.codec import encode_batch
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta
+from model.workdir import META_FILE
 from tests.faults.procs import OwnRedis, Service, get
 from tests.tiny_artifact import save_random_artifact
 
@@ -50,7 +51,7 @@ class World:
 def build_world(folder: Path, users: int = 400, cached: int = 200, n_items: int = 300) -> World:
     folder.mkdir(parents=True, exist_ok=True)
     artifact = folder / "artifact"
-    if not (artifact / "meta.json").exists():
+    if not (artifact / META_FILE).exists():
         save_random_artifact(artifact, users, n_items, seed=0)
     model_version = read_artifact_meta(artifact).version
     server = OwnRedis(folder / "redis")

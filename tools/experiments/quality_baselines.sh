@@ -3,7 +3,9 @@
 # the test split under both seen-item rules. The README's baseline table comes from this script.
 #   usage: tools/experiments/quality_baselines.sh [WORK_DIR]      (default: runs/quality)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+# the reference datasets (the Amazon sets have no public archive the loaders could fetch)
+export GENREC_DATA_DIR="${GENREC_DATA_DIR:-$PWD/../shared/data}"
 WORK="${1:-runs/quality}"
 GENREC="${GENREC:-.venv/bin/genrec}"
 export GENREC_THREADS="${GENREC_THREADS:-1}"  # 1 thread is faster for these small models on a shared 2-core machine

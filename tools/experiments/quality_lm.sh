@@ -11,7 +11,9 @@
 #   (small: ~3 min/epoch on Scientific, ~5 on Beauty, one core); MAX_MINUTES=N caps each training run (then it is not
 #   only the epochs that are equal: say so next to the numbers); EVAL_USERS (1000) validation users for selection.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
+# the reference datasets (the Amazon sets have no public archive the loaders could fetch)
+export GENREC_DATA_DIR="${GENREC_DATA_DIR:-$PWD/../shared/data}"
 WORK="${1:-runs/quality}"
 EPOCHS="${2:-6}"
 DATASETS="${3:-movielens-100k amazon-scientific amazon-beauty}"
