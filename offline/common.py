@@ -3,10 +3,14 @@
 Contract: `settings_of(ctx)` is the `Settings` the CLI callback validated (or, for a command function called
 directly, one read from the environment). `load_dataset(settings, name)` returns a dataset and its content hash:
 the processed folder when `genrec prepare` wrote one, else the built-in dataset's source files (same hash as
-`prepare` would record); anything else is a `UserError` saying what to run. It knows nothing about models.
+`prepare` would record); anything else is a `UserError` saying what to run. `connect_redis(settings)` returns a
+client of the cache's Redis that has answered a PING, or raises a `UserError` naming the (masked) URL and how to
+start one. It knows nothing about models.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import typer
@@ -15,8 +19,12 @@ from model.data.processed import content_hash, load_processed, serialize
 from model.data.records import InteractionDataset
 from model.data.registry import BUILTINS, load_builtin
 from model.errors import UserError
+from model.redis_url import mask_url
 from model.settings import Settings
 from model.workdir import META_FILE
+
+if TYPE_CHECKING:
+    import redis
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -40,3 +48,18 @@ def load_dataset(settings: Settings, name: str) -> tuple[InteractionDataset, str
 def apply_threads(settings: Settings) -> None:
     if settings.threads:
         torch.set_num_threads(settings.threads)
+
+
+def connect_redis(settings: Settings, timeout_s: float = 30.0) -> redis.Redis:
+    import redis  # heavy imports stay out of `genrec --help`
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        client.close()
+        raise UserError(
+            f"cannot reach Redis at {mask_url(settings.redis_url)}: {exc}; start one (`redis-server --daemonize yes`) "
+            "or point --redis-url / GENREC_REDIS_URL at yours"
+        ) from None
+    return client

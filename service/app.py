@@ -166,16 +166,23 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 log.warning("active version poller did not stop in time")
             await close_services(services)
 
+    # The documentation routes are added after the API's (setup() below): the router tries routes in order, and the
+    # recommendations route is the one every request but a few asks for.
     app = FastAPI(
         title="genrec",
         summary="LLM generative recommender served from a Redis cache",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = metrics
     errors.install(app)
     app.include_router(routes.router)
     app.include_router(health.router)
+    app.openapi_url, app.docs_url, app.redoc_url = "/openapi.json", "/docs", "/redoc"
+    app.setup()
     openapi_doc.install(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     keyring, limiter = _guard(settings, metrics)

@@ -11,7 +11,7 @@ A key id is the first 12 hex digits of the key's SHA-256: it names the caller in
   401 without a known key, 403 with a read-only key. With no key configured at all (development mode only: settings
   refuse production without one) writes are open;
 - reads of `/users/...` need a read or write key when `read_auth=key`; when reads are public the guard costs one
-  method test and one attribute read per GET (the plain GET route keeps its speed);
+  method test and one attribute read per GET (the GET route keeps its speed);
 - `/healthz`, `/readyz`, `/metrics` and the OpenAPI pages are always public (keep them off the internet or behind
   the ingress);
 - an allowed write then passes the per-client rate limit (`service.ratelimit`): 429 with Retry-After.

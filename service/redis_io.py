@@ -26,11 +26,13 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 
 from model.cache.keys import KeySchema
-from model.cache.resp import command
+from model.cache.resp import command, template
 from model.logs import get_logger
 
 log = get_logger(__name__)
 _PING = command(b"PING")
+_GET = template(b"GET", None)
+_LRANGE_ALL = template(b"LRANGE", None, b"0", b"-1")
 
 
 class HotReader:
@@ -44,11 +46,11 @@ class HotReader:
 
     async def fetch(self, version: str | None, user: str) -> tuple[bytes | None, list[bytes]]:
         """(the user's cached list in `version` or None, their raw events newest first)."""
-        history = command(b"LRANGE", self._keys.history(user).encode(), b"0", b"-1")
+        history = _LRANGE_ALL(self._keys.history(user).encode())
         if version is None:
             (events,) = await self._roundtrip(history, 1)
             return None, events
-        blob, events = await self._roundtrip(command(b"GET", self._keys.recs(version, user).encode()) + history, 2)
+        blob, events = await self._roundtrip(_GET(self._keys.recs(version, user).encode()) + history, 2)
         return blob, events
 
     async def ping(self) -> bool:

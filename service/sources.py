@@ -41,7 +41,7 @@ class Ranked:
     scores: Sequence[float] | None  # same length; None when the ranking carries no model score
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass of 12 fields costs ~3 µs to build, per request
 class Lookup:
     user: str
     k: int

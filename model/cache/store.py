@@ -20,7 +20,7 @@ from types import TracebackType
 import redis
 
 from model.cache.keys import KeySchema, check_version
-from model.cache.resp import command
+from model.cache.resp import template
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+_SET = template(b"SET", None, None)
 # one key: runs unchanged on Redis Cluster
 _CREATE = "if redis.call('exists', KEYS[1]) == 1 then return 0 end redis.call('hset', KEYS[1], unpack(ARGV)) return 1"
 
@@ -108,7 +109,7 @@ class BufferedWriter:
 
     @staticmethod
     def _send_packed(client: redis.Redis, chunk: list[tuple[str, bytes]]) -> None:
-        payload = b"".join(command(b"SET", key.encode(), value) for key, value in chunk)
+        payload = b"".join(_SET(key.encode(), value) for key, value in chunk)
         pool = client.connection_pool
         conn = pool.get_connection()
         try:

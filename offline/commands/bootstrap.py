@@ -21,7 +21,7 @@ from model.redis_url import mask_url
 from model.settings import Settings
 from model.workdir import META_FILE
 from offline.commands.demo import DemoOptions, training_steps
-from offline.common import settings_of
+from offline.common import connect_redis, settings_of
 
 log = get_logger(__name__)
 
@@ -32,7 +32,7 @@ def cache_serves(settings: Settings, model_version: str) -> bool:
 
     from model.cache.store import CacheStore
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    client = connect_redis(settings)
     try:
         store = CacheStore(client, settings.keys)
         active = store.active_version()

@@ -28,7 +28,7 @@ from model.errors import UserError
 from model.logs import get_logger
 from model.settings import Settings
 from model.workdir import META_FILE
-from offline.common import settings_of
+from offline.common import connect_redis, settings_of
 
 log = get_logger(__name__)
 
@@ -155,6 +155,7 @@ def demo(
 ) -> None:
     """Run the main job end to end on a built-in dataset (default: MovieLens-100K), ending with the service up."""
     opt = DemoOptions(dataset, sasrec_epochs, tokenizer_epochs, train_minutes, port, keep_serving)
+    connect_redis(settings_of(ctx), timeout_s=5).close()  # the refresh needs it: say so before minutes of training
     steps = _steps(ctx, opt)
     started = time.monotonic()
     for number, step in enumerate(steps, start=1):

@@ -13,8 +13,7 @@ import typer
 
 from model.errors import UserError
 from model.logs import get_logger
-from model.redis_url import mask_url
-from offline.common import settings_of
+from offline.common import connect_redis, settings_of
 from offline.refresh.job import Mode, RefreshConfig
 
 log = get_logger(__name__)
@@ -39,7 +38,6 @@ def refresh(
     grace: Annotated[float, typer.Option(help="Seconds between the flip and removing old versions.")] = 2.0,
 ) -> None:
     """Generate top-K lists and write them to Redis; a full run flips to a new version only when complete."""
-    import redis  # heavy imports stay out of `genrec --help`
 
     from model.artifact import load_artifact
     from model.cache.history import HistoryStore
@@ -64,11 +62,7 @@ def refresh(
         grace_s=grace,
     )
     keys = settings.keys
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise UserError(f"cannot reach Redis at {mask_url(settings.redis_url)}: {exc}") from None
+    client = connect_redis(settings)
     loaded = load_artifact(artifact)
     recommender = Recommender(loaded, backend=backend, dtype=dtype, beam_width=beam_width, batch_size=batch_size)  # type: ignore[arg-type]
     job = RefreshJob(recommender, CacheStore(client, keys), HistoryStore(client, keys), config)

@@ -184,8 +184,8 @@ def main() -> None:
                 port = free_port()
                 proc = start([*cmd, "--port", str(port)], e, port, tmp / f"{name}.log")
                 procs.append(proc)
-                wrk(port, "loadtest/cached.lua", [str(users_file)], 2, args.connections, 3)  # warm-up
-                stats = wrk(port, "loadtest/cached.lua", [str(users_file)], 2, args.connections, args.duration)
+                wrk(port, "loadtest/users.lua", [str(users_file)], 2, args.connections, 3)  # warm-up
+                stats = wrk(port, "loadtest/users.lua", [str(users_file)], 2, args.connections, args.duration)
                 if name == "ours":
                     stats["sources"] = sources(port)
                 runs[name].append(stats)
@@ -214,8 +214,8 @@ def main() -> None:
         port = free_port()
         proc = start([*ours_cmd, "--port", str(port)], live_env, port, tmp / "live.log")
         procs.append(proc)
-        wrk(port, "loadtest/uncached.lua", [str(users_file)], 1, args.live_connections, 3)
-        stats = wrk(port, "loadtest/uncached.lua", [str(users_file)], 1, args.live_connections, args.duration)
+        wrk(port, "loadtest/users.lua", [str(users_file)], 1, args.live_connections, 3)
+        stats = wrk(port, "loadtest/users.lua", [str(users_file)], 1, args.live_connections, args.duration)
         src = sources(port)
         stats["sources"] = src
         live_row = row(f"ours live (tiny model, -c{args.live_connections})", stats)

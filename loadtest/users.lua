@@ -1,5 +1,7 @@
--- GET recommendations for users with a cached list: the hot path.
---   wrk -t2 -c64 -d15s -s loadtest/cached.lua http://127.0.0.1:8000 -- users_cached.txt [k]
+-- GET recommendations for the users in an id file, picked at random: users with a cached list load the hot path,
+-- users without one load live generation (popularity once it is saturated).
+--   wrk -t2 -c64 -d15s -s loadtest/users.lua http://127.0.0.1:8000 -- users_cached.txt [k]
+--   wrk -t1 -c4 -d15s -s loadtest/users.lua http://127.0.0.1:8000 -- users_uncached.txt [k]
 package.path = "loadtest/?.lua;" .. package.path
 local common = require("common")
 local ids, k
