@@ -6,12 +6,14 @@ Contract: `save_artifact(...)` writes
     data/        the processed dataset the model was trained on (items with titles, users' sequences)
     popular.npy  item indices ranked by training-split popularity (the fallback list)
     meta.json    ArtifactMeta, written last
-and returns the meta. `version` is `model.hashing.folder_hash` of every file but meta.json, so
-the same weights, codes, data and prompt always give the same version, and any edit gives a new one; it is the
-model version the cache and the service report. `load_artifact(folder)` checks the format, re-hashes the files
-and refuses a folder that does not match its meta, with a message naming the folder and what is wrong. Loading
-the LM itself (`load_lm`) is separate because it is the expensive part. This module knows nothing about training,
-Redis or HTTP.
+and returns the meta. An artifact that `genrec catalogue add/remove` derived from another one
+(`save_derived_artifact`: the same lm/, hard-linked) also holds `catalogue.json` (`model.catalogue.state`): the
+items added and removed since training; its data/ and codes/ hold the added items after the trained ones.
+`version` is `model.hashing.folder_hash` of every file but meta.json, so the same weights, codes, data and
+prompt always give the same version, and any edit gives a new one; it is the model version the cache and the service
+report. `load_artifact(folder)` checks the format, re-hashes the files and refuses a folder that does not match its
+meta, with a message naming the folder and what is wrong. Loading the LM itself (`load_lm`) is separate because it
+is the expensive part. This module knows nothing about training, Redis or HTTP.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ import orjson
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from model.catalogue.state import CatalogueState, read_state, write_state
 from model.codes.item_codes import ItemCodes
 from model.codes.vocab import CodeVocab
 from model.data.processed import DatasetMeta, load_processed, save_processed
@@ -78,11 +81,22 @@ class ModelArtifact:
     dataset: InteractionDataset
     dataset_meta: DatasetMeta
     codes: ItemCodes
-    popular: npt.NDArray[np.int64]  # item indices, most popular first
+    popular: npt.NDArray[np.int64]  # item indices, most popular first (removed items left out)
+    catalogue: CatalogueState | None = None  # changes since training (catalogue.json); None: as trained
 
     @property
     def version(self) -> str:
         return self.meta.version
+
+    @property
+    def state(self) -> CatalogueState:
+        """What was added and removed since training (nothing, for an artifact as training wrote it)."""
+        return self.catalogue or CatalogueState.trained(self.codes.n_items, self.meta.dataset_hash)
+
+    @property
+    def removed(self) -> frozenset[int]:
+        """Item indices taken out of the catalogue: never generated, never listed."""
+        return self.state.removed
 
     @property
     def lm_dir(self) -> Path:
@@ -178,4 +192,42 @@ def load_artifact(folder: Path, verify: bool = True) -> ModelArtifact:
     if codes.content_hash != meta.codes_hash or dataset_meta.content_hash != meta.dataset_hash:
         raise DataFormatError(folder / META_FILE, "codes or dataset hash differs from the meta")
     popular = np.load(folder / POPULAR_FILE).astype(np.int64)
-    return ModelArtifact(folder, meta, dataset, dataset_meta, codes, popular)
+    state = read_state(folder, codes.n_items, dataset_meta.content_hash)
+    return ModelArtifact(folder, meta, dataset, dataset_meta, codes, popular, state)
+
+
+def save_derived_artifact(
+    source: ModelArtifact,
+    staging: Path,
+    codes: ItemCodes,
+    dataset: InteractionDataset,
+    popular: npt.ArrayLike,
+    state: CatalogueState,
+) -> ArtifactMeta:
+    """A new artifact version in `staging` from `source`: the same LM files (hard-linked where the file system allows,
+    else copied), new codes, data, popularity and catalogue state; the meta keeps the source's training record."""
+    if codes.n_items != dataset.n_items:
+        raise UserError(f"the codes cover {codes.n_items} items but the dataset has {dataset.n_items}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    shutil.copytree(source.lm_dir, staging / LM_DIR, copy_function=_link_or_copy)
+    codes.save(staging / CODES_DIR)
+    dataset_meta = save_processed(dataset, staging / DATA_DIR, source.dataset_meta.source)
+    np.save(staging / POPULAR_FILE, np.asarray(popular, dtype=np.int64))
+    write_state(staging, state)
+    meta = replace(
+        source.meta,
+        version=folder_hash(staging, exclude=(META_FILE,)),
+        dataset_hash=dataset_meta.content_hash,
+        codes_hash=codes.content_hash,
+        created_at=int(time.time()),
+    )
+    (staging / META_FILE).write_bytes(orjson.dumps(asdict(meta), option=orjson.OPT_INDENT_2))
+    return meta
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)

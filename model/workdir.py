@@ -14,16 +14,26 @@ Layout, with the default root `runs/`:
     runs/lm/<folder>/                          a base LM converted for training (e.g. SmolLM2 from its GGUF)
     runs/prometheus/                           Prometheus multiprocess files of a multi-worker service
 Every stage's folder ends with `META_FILE` (meta.json), written last, so its presence means the stage finished.
-It knows nothing about what the files contain.
+`derived_artifact(folder, version)` names a new version of an artifact made from it (`genrec catalogue add/remove`):
+a sibling `<name>@<first 12 hex digits of the version>`, where `<name>` drops an earlier `@...` suffix, so
+`lm-tiny@3f9c0a1b2c3d` follows `lm-tiny` and every later edit sits beside it. It knows nothing about what the
+files contain.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 DEMO_MODEL = "lm-tiny"  # the artifact name the demo and bootstrap train and serve
 META_FILE = "meta.json"  # every stage's folder writes this last: a folder without it is unfinished
+_VERSION_SUFFIX = re.compile(r"@[0-9a-f]{12}$")
+
+
+def derived_artifact(folder: Path, version: str) -> Path:
+    """Where a new version of the artifact in `folder` goes by default (see the module contract)."""
+    return folder.with_name(f"{_VERSION_SUFFIX.sub('', folder.name)}@{version[:12]}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ def _register() -> None:
     """
     from offline.commands import (
         bootstrap,
+        catalogue,
         demo,
         evaluate,
         prepare,
@@ -109,6 +110,8 @@ def _register() -> None:
     for name, function in commands.items():
         if name not in present:
             app.command(name)(function)
+    if "catalogue" not in {g.name for g in app.registered_groups}:
+        app.add_typer(catalogue.app, name="catalogue")
 
 
 def main() -> None:

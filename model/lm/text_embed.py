@@ -5,7 +5,9 @@ Contract: `text_embeddings(texts, model, tokenizer)` returns an (n_texts × d_lm
 so tokens every item shares — field labels, separators — weigh ~0). Why this and not hidden states: it needs no
 forward pass (12k items take seconds on 2 CPU cores, a forward pass minutes), and it lies in exactly the space the
 code tokens' input embeddings live in, which is where the projected codewords are placed. Mode `"hidden"`:
-attention-masked mean of the last hidden states (contextual, slower). An empty text gives a zero row. It knows
+attention-masked mean of the last hidden states (contextual, slower). An empty text gives a zero row.
+`idf_reference` (input mode) takes the document frequencies from other texts, e.g. the catalogue a tokenizer was
+trained on when embedding items added later, so a new item is weighed exactly as the trained ones were. It knows
 nothing about items beyond their strings, nor about codes.
 """
 
@@ -34,21 +36,28 @@ def text_embeddings(
     mode: Mode = "input",
     max_tokens: int = 128,
     batch_size: int = 32,
+    idf_reference: Sequence[str] | None = None,
 ) -> np.ndarray:
-    ids = [tokenizer(t, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"] for t in texts]
+    def encode(batch: Sequence[str]) -> list[list[int]]:
+        return [
+            tokenizer(t, add_special_tokens=False, truncation=True, max_length=max_tokens)["input_ids"] for t in batch
+        ]
+
+    ids = encode(texts)
     if mode == "input":
-        return _idf_mean(ids, model.get_input_embeddings().weight.detach())
+        reference = ids if idf_reference is None else encode(idf_reference)
+        return _idf_mean(ids, model.get_input_embeddings().weight.detach(), reference)
     if mode == "hidden":
         return _hidden_mean(ids, model, batch_size)
     raise ValueError(f"text embedding mode must be 'input' or 'hidden', got {mode!r}")
 
 
-def _idf_mean(ids: list[list[int]], table: torch.Tensor) -> np.ndarray:
+def _idf_mean(ids: list[list[int]], table: torch.Tensor, reference: list[list[int]]) -> np.ndarray:
     vocab = table.shape[0]
     df = np.zeros(vocab, dtype=np.float64)
-    for row in ids:
+    for row in reference:
         df[np.unique(np.asarray(row, dtype=np.int64))] += 1
-    idf = np.log((1 + len(ids)) / (1 + df))
+    idf = np.log((1 + len(reference)) / (1 + df))
     weights = table.float().numpy()
     out = np.zeros((len(ids), weights.shape[1]), dtype=np.float32)
     for i, row in enumerate(ids):
