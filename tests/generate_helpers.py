@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import torch
 
 from model.generate.base import ScoredItem
+from model.generate.stepwise import NextTokenScorer, ScoreRequest
 from model.prompts import PromptBuilder
 from tests.conftest import TinySetup
 
@@ -23,3 +29,19 @@ def assert_same_ranking(ours: list[ScoredItem], ref: list[ScoredItem]) -> None:
     assert [r.item for r in ours] == [r.item for r in ref]
     for a, b in zip(ours, ref, strict=True):
         assert abs(a.score - b.score) < TOL, (a, b)
+
+
+def hf_scorer(model: torch.nn.Module) -> tuple[list[int], NextTokenScorer]:
+    """A NextTokenScorer running `model` once per request; also returns a list that counts requests per call."""
+    calls: list[int] = []
+
+    @torch.inference_mode()
+    def score(requests: Sequence[ScoreRequest]) -> list[npt.NDArray[np.float64]]:
+        calls.append(len(requests))
+        out = []
+        for req in requests:
+            logits = model(input_ids=torch.tensor([req.tokens])).logits[0, -1].float()
+            out.append(torch.log_softmax(logits, -1)[torch.from_numpy(req.candidates)].double().numpy())
+        return out
+
+    return calls, score

@@ -5,34 +5,13 @@ It must give the transformers backend's and brute force's results: same items, s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-import numpy.typing as npt
 import pytest
-import torch
 
 from model.generate.hf_beam import HFBeamGenerator
 from model.generate.reference import brute_force_top_k
-from model.generate.stepwise import NextTokenScorer, ScoreRequest, stepwise_top_k
+from model.generate.stepwise import stepwise_top_k
 from tests.conftest import TinySetup, make_tiny_setup
-from tests.generate_helpers import assert_same_ranking, random_prompts
-
-
-def hf_scorer(model: torch.nn.Module) -> tuple[list[int], NextTokenScorer]:
-    """A NextTokenScorer running `model` once per request; also returns a list that counts requests per call."""
-    calls: list[int] = []
-
-    @torch.inference_mode()
-    def score(requests: Sequence[ScoreRequest]) -> list[npt.NDArray[np.float64]]:
-        calls.append(len(requests))
-        out = []
-        for req in requests:
-            logits = model(input_ids=torch.tensor([req.tokens])).logits[0, -1].float()
-            out.append(torch.log_softmax(logits, -1)[torch.from_numpy(req.candidates)].double().numpy())
-        return out
-
-    return calls, score
+from tests.generate_helpers import assert_same_ranking, hf_scorer, random_prompts
 
 
 @pytest.mark.parametrize("seed", [0, 1])

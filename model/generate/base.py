@@ -6,13 +6,17 @@ of the item's code tokens given the prompt, summed over the L tokens, each under
 log-softmax (the trie masks candidates, it never renormalises). The search is beam search of width W >= k over the
 trie, exact in the sense of beam search: with W >= the number of items it is exhaustive and equals brute force.
 k larger than the catalogue returns every item, ranked (k is clamped to n_items). k < 1, a beam width below k, or an
-empty prompt raise `UserError`. Backends know nothing about users, histories, Redis or how prompts were built.
+empty prompt raise `UserError`. `exclude[i]` (optional) holds items prompt i must not get: they are banned where the
+search completes an item (the last code level), so the top-k is over the other items (a prompt may then get fewer
+than k when fewer remain). `score(prompts, items)` returns each listed item's score under the same definition
+(teacher forcing along its code path; exact, no search), so a caller can score candidates the search did not
+reach. Backends know nothing about users, histories, Redis or how prompts were built.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from model.codes.trie import CodeTrie
@@ -31,8 +35,27 @@ class Generator(ABC):
     beam_width: int | None  # W; None means W = k
 
     @abstractmethod
-    def top_k(self, prompts: Sequence[Sequence[int]], k: int) -> list[list[ScoredItem]]:
-        """Each prompt's top-k items, best first."""
+    def top_k(
+        self, prompts: Sequence[Sequence[int]], k: int, exclude: Sequence[Collection[int]] | None = None
+    ) -> list[list[ScoredItem]]:
+        """Each prompt's top-k items, best first, without the items of `exclude[i]`."""
+
+    @abstractmethod
+    def score(self, prompts: Sequence[Sequence[int]], items: Sequence[Sequence[int]]) -> list[list[float]]:
+        """For each prompt, the score of each item of `items[i]` (same order)."""
+
+    def _check_exclude(self, prompts: Sequence[Sequence[int]], exclude: Sequence[Collection[int]] | None) -> None:
+        if exclude is not None and len(exclude) != len(prompts):
+            raise UserError(f"exclude has {len(exclude)} entries for {len(prompts)} prompts")
+
+    def _check_items(self, prompts: Sequence[Sequence[int]], items: Sequence[Sequence[int]]) -> None:
+        if len(items) != len(prompts):
+            raise UserError(f"items has {len(items)} lists for {len(prompts)} prompts")
+        n = self.trie.n_items
+        for i, row in enumerate(items):
+            bad = [int(x) for x in row if not 0 <= int(x) < n]
+            if bad:
+                raise UserError(f"items[{i}] names item {bad[0]}, not in the catalogue of {n} items")
 
     def _plan(self, prompts: Sequence[Sequence[int]], k: int) -> tuple[int, int]:
         """Validate the arguments; return (effective k, beam width)."""

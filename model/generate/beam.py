@@ -5,11 +5,15 @@ the full-vocabulary log-probabilities of the current level's code tokens only (a
 vocabulary, then one gather of C_l columns). `select` extends every live beam by every allowed code of the level (one
 gather of the child table), keeps the best W by summed score (always exactly W slots) and returns the new beams with
 their parent beam. Dead candidates (no child) score -inf and are never chosen over a live one; a -inf slot is empty.
-It knows nothing about models' internals, caches or prompts.
+With `banned` (B, n_items) bool, the last level's candidates that complete a banned item score -inf too.
+`force` is the same step along given code paths (teacher forcing): candidate j of a row takes the code `codes[:, j]`
+at this level, so after the last level its score is the item's full path log-probability; `banned_mask` builds the
+(B, n_items) mask from per-row item collections. It knows nothing about models' internals, caches or prompts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -65,13 +69,36 @@ def level_logprobs(logits: torch.Tensor, level_token_ids: torch.Tensor) -> torch
     return torch.log_softmax(logits.float(), dim=-1).index_select(-1, level_token_ids)
 
 
+def banned_mask(
+    exclude: Sequence[Collection[int]], n_items: int, device: torch.device | str = "cpu"
+) -> torch.Tensor | None:
+    """(B, n_items) bool, True where row b's item is excluded; None when nothing is."""
+    rows = [b for b, items in enumerate(exclude) for _ in items]
+    if not rows:
+        return None
+    cols = [int(i) for items in exclude for i in items]
+    mask = torch.zeros((len(exclude), n_items), dtype=torch.bool, device=device)
+    mask[torch.tensor(rows, device=device), torch.tensor(cols, device=device)] = True
+    return mask
+
+
 def select(
-    tables: TrieTables, level: int, scores: torch.Tensor, nodes: torch.Tensor, logprobs: torch.Tensor, width: int
+    tables: TrieTables,
+    level: int,
+    scores: torch.Tensor,
+    nodes: torch.Tensor,
+    logprobs: torch.Tensor,
+    width: int,
+    banned: torch.Tensor | None = None,
 ) -> Beams:
     """Extend beams (B, nb) at `level` with their (B, nb, C_l) code log-probs; keep the best `width` per row."""
     b, nb, c = logprobs.shape
     child = tables.children[level][nodes]  # (B, nb, C)
-    cand = torch.where(child >= 0, scores[:, :, None] + logprobs, torch.tensor(float("-inf"), device=scores.device))
+    live = child >= 0
+    if banned is not None and level == tables.n_levels - 1:  # the children are items: drop the banned ones
+        rows = torch.arange(b, device=child.device)[:, None, None]
+        live = live & ~banned[rows, child.clamp_min(0)]
+    cand = torch.where(live, scores[:, :, None] + logprobs, torch.tensor(float("-inf"), device=scores.device))
     flat = cand.reshape(b, nb * c)
     if nb * c < width:  # fewer candidates than slots (a small first level): pad with empty slots
         flat = torch.cat([flat, flat.new_full((b, width - nb * c), float("-inf"))], dim=1)
@@ -79,3 +106,26 @@ def select(
     idx = idx.clamp_max(nb * c - 1)
     new_nodes = child.reshape(b, nb * c).gather(1, idx).clamp_min(0)
     return Beams(scores=top, parent=idx // c, codes=idx % c, nodes=new_nodes)
+
+
+def force(
+    tables: TrieTables,
+    level: int,
+    scores: torch.Tensor,
+    nodes: torch.Tensor,
+    logprobs: torch.Tensor,
+    codes: torch.Tensor,
+) -> Beams:
+    """Extend candidates along their given codes: `codes` (B, M) is each candidate's code at `level` (-1: padding).
+
+    At level 0 the rows hold one beam (the prompt) that every candidate extends; later candidate j extends beam j."""
+    b, nb, _ = logprobs.shape
+    m = codes.shape[1]
+    parent = torch.zeros_like(codes) if nb == 1 else torch.arange(m, device=codes.device).expand(b, m)
+    pad = codes < 0
+    code = codes.clamp_min(0)
+    rows = torch.arange(b, device=codes.device)[:, None]
+    new_scores = scores[rows, parent] + logprobs[rows, parent, code]
+    new_nodes = tables.children[level][nodes[rows, parent], code]
+    new_scores = new_scores.masked_fill(pad | (new_nodes < 0), float("-inf"))
+    return Beams(scores=new_scores, parent=parent, codes=code, nodes=new_nodes.clamp_min(0))

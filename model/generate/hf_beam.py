@@ -9,14 +9,17 @@ carry only their own generated tokens. Two attention paths, chosen automatically
   The prompt KV is never copied per beam.
 - `generic` (any causal LM with a standard `DynamicCache`): the model's own forward; the prompt cache is repeated
   per beam after prefill (`batch_repeat_interleave`) and reordered with the beams.
-Both give the same scores up to float rounding. `dtype` ("float32"/"bfloat16") runs a copy of the model in that
-dtype when it differs; scores are always accumulated in float32. It knows nothing about users, histories or Redis.
+Both give the same scores up to float rounding. Both run every level through one step function: `select` (beam
+search, with the batch's banned items masked at the last level) for `top_k`, `force` (the given candidates' code
+paths, one "beam" per candidate) for `score`, so a scored candidate gets exactly the score the search would give it.
+`dtype` ("float32"/"bfloat16") runs a copy of the model in that dtype when it differs; scores are always accumulated
+in float32. It knows nothing about users, histories or Redis.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
 import torch
@@ -25,12 +28,14 @@ from transformers import DynamicCache, PreTrainedModel
 
 from model.codes.trie import CodeTrie
 from model.errors import UserError
-from model.generate.base import Generator, ScoredItem
-from model.generate.beam import Beams, TrieTables, level_logprobs, select
+from model.generate.base import Generator, ScoredItem, plan_search
+from model.generate.beam import Beams, TrieTables, banned_mask, force, level_logprobs, select
 
 Attention = Literal["auto", "shared_prefix", "generic"]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _SHARED_PREFIX_TYPES = ("llama", "qwen2")
+# (level, scores (B, nb), nodes (B, nb), code log-probs (B, nb, C_l)) -> the beams kept at that level
+Step = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], Beams]
 
 
 def shared_prefix_unsupported(model: PreTrainedModel) -> str | None:
@@ -91,16 +96,25 @@ class HFBeamGenerator(Generator):
         self.pad_token_id = pad_token_id
         self.device = next(model.parameters()).device
         self.tables = TrieTables(trie, self.device)
+        tables = self.tables
+        paths = torch.as_tensor(trie.item_paths, device=self.device)  # (n_items, L) token ids
+        self.item_codes = torch.stack([tables.code_of[lv][paths[:, lv]] for lv in range(trie.n_levels)], dim=1)
 
     @torch.inference_mode()
-    def top_k(self, prompts: Sequence[Sequence[int]], k: int) -> list[list[ScoredItem]]:
+    def top_k(
+        self, prompts: Sequence[Sequence[int]], k: int, exclude: Sequence[Collection[int]] | None = None
+    ) -> list[list[ScoredItem]]:
         k_eff, width = self._plan(prompts, k)
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        self._check_exclude(prompts, exclude)
+        tables, n_items = self.tables, self.trie.n_items
         out: list[list[ScoredItem]] = [[] for _ in prompts]
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            run = self._shared_prefix if self.attention == "shared_prefix" else self._generic
-            beams = run([prompts[i] for i in chunk], width)
+        for chunk in self._chunks(prompts):
+            banned = banned_mask([exclude[i] for i in chunk], n_items, self.device) if exclude is not None else None
+
+            def step(level: int, s: torch.Tensor, n: torch.Tensor, lp: torch.Tensor) -> Beams:
+                return select(tables, level, s, n, lp, width, banned)  # noqa: B023  (used within this iteration)
+
+            beams = self._run([prompts[i] for i in chunk], step)
             scores, items = beams.scores.tolist(), beams.nodes.tolist()
             for row, i in enumerate(chunk):
                 out[i] = [
@@ -108,9 +122,41 @@ class HFBeamGenerator(Generator):
                 ][:k_eff]
         return out
 
+    @torch.inference_mode()
+    def score(self, prompts: Sequence[Sequence[int]], items: Sequence[Sequence[int]]) -> list[list[float]]:
+        self._check_items(prompts, items)
+        plan_search(prompts, 1, None, self.trie.n_items)  # the prompts' own checks
+        tables = self.tables
+        out: list[list[float]] = [[] for _ in prompts]
+        for chunk in self._chunks(prompts):
+            width = max(len(items[i]) for i in chunk)
+            if width == 0:
+                continue
+            codes = torch.full((len(chunk), width, tables.n_levels), -1, dtype=torch.long, device=self.device)
+            for row, i in enumerate(chunk):
+                if items[i]:
+                    wanted = torch.as_tensor([int(x) for x in items[i]], device=self.device)
+                    codes[row, : len(items[i])] = self.item_codes[wanted]
+
+            def step(level: int, s: torch.Tensor, n: torch.Tensor, lp: torch.Tensor) -> Beams:
+                return force(tables, level, s, n, lp, codes[:, :, level])  # noqa: B023
+
+            scores = self._run([prompts[i] for i in chunk], step).scores.tolist()
+            for row, i in enumerate(chunk):
+                out[i] = [float(s) for s in scores[row][: len(items[i])]]
+        return out
+
+    def _chunks(self, prompts: Sequence[Sequence[int]]) -> list[list[int]]:
+        """Prompt indices in batches of `batch_size`, sorted by prompt length (less padding)."""
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+
+    def _run(self, prompts: Sequence[Sequence[int]], step: Step) -> Beams:
+        return self._shared_prefix(prompts, step) if self.attention == "shared_prefix" else self._generic(prompts, step)
+
     # --- shared-prefix path -------------------------------------------------------------------------------------
 
-    def _shared_prefix(self, prompts: Sequence[Sequence[int]], width: int) -> Beams:
+    def _shared_prefix(self, prompts: Sequence[Sequence[int]], step: Step) -> Beams:
         model, tables = self.model, self.tables
         ids, lens = self._pad(prompts, left=False)
         rows = torch.arange(len(prompts), device=self.device)
@@ -125,16 +171,14 @@ class HFBeamGenerator(Generator):
         scores = torch.zeros(b, 1, device=self.device)
         nodes = torch.zeros(b, 1, dtype=torch.long, device=self.device)
         gen_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-        beams = select(tables, 0, scores, nodes, level_logprobs(logits, tables.token_ids[0]), width)
+        beams = step(0, scores, nodes, level_logprobs(logits, tables.token_ids[0]))
         for level in range(1, tables.n_levels):
             if gen_kv is not None:
                 gen_kv = [(k[rows[:, None], beams.parent], v[rows[:, None], beams.parent]) for k, v in gen_kv]
             tokens = tables.token_ids[level - 1][beams.codes]  # (B, W)
             hidden, gen_kv = self._decode(tokens, lens + (level - 1), prompt_kv, prompt_bias, gen_kv)
             logits = model.lm_head(hidden)
-            beams = select(
-                tables, level, beams.scores, beams.nodes, level_logprobs(logits, tables.token_ids[level]), width
-            )
+            beams = step(level, beams.scores, beams.nodes, level_logprobs(logits, tables.token_ids[level]))
         return beams
 
     def _prefill(
@@ -225,7 +269,7 @@ class HFBeamGenerator(Generator):
 
     # --- generic path -------------------------------------------------------------------------------------------
 
-    def _generic(self, prompts: Sequence[Sequence[int]], width: int) -> Beams:
+    def _generic(self, prompts: Sequence[Sequence[int]], step: Step) -> Beams:
         model, tables = self.model, self.tables
         ids, lens = self._pad(prompts, left=True)
         b, p_len = ids.shape
@@ -242,7 +286,7 @@ class HFBeamGenerator(Generator):
         )
         scores = torch.zeros(b, 1, device=self.device)
         nodes = torch.zeros(b, 1, dtype=torch.long, device=self.device)
-        beams = select(tables, 0, scores, nodes, level_logprobs(out.logits, tables.token_ids[0]), width)
+        beams = step(0, scores, nodes, level_logprobs(out.logits, tables.token_ids[0]))
         nb = beams.scores.shape[1]
         cache = out.past_key_values
         cache.batch_repeat_interleave(nb)
@@ -263,9 +307,7 @@ class HFBeamGenerator(Generator):
             )
             cache = out.past_key_values
             logits = out.logits[:, -1, :].reshape(b, nb, -1)
-            beams = select(
-                tables, level, beams.scores, beams.nodes, level_logprobs(logits, tables.token_ids[level]), width
-            )
+            beams = step(level, beams.scores, beams.nodes, level_logprobs(logits, tables.token_ids[level]))
         return beams
 
     def _pad(self, prompts: Sequence[Sequence[int]], left: bool) -> tuple[torch.Tensor, torch.Tensor]:

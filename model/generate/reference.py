@@ -10,7 +10,7 @@ They know nothing about users or histories.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ import torch
 from transformers import PreTrainedModel
 
 from model.codes.trie import CodeTrie
+from model.errors import UserError
 from model.generate.base import Generator, ScoredItem
 
 
@@ -39,12 +40,25 @@ class HFGenerateReference(Generator):
         self.pad_token_id = pad_token_id
 
     @torch.inference_mode()
-    def top_k(self, prompts: Sequence[Sequence[int]], k: int) -> list[list[ScoredItem]]:
+    def top_k(
+        self, prompts: Sequence[Sequence[int]], k: int, exclude: Sequence[Collection[int]] | None = None
+    ) -> list[list[ScoredItem]]:
         k_eff, width = self._plan(prompts, k)
+        if exclude is not None and any(exclude):
+            # transformers refuses a step with no allowed token, and a beam whose every item is excluded has none
+            raise UserError("the LC-Rec way (HF generate) has no item exclusion; use the transformers backend")
         out: list[list[ScoredItem]] = []
         for start in range(0, len(prompts), self.batch_size):
             out += self._batch(prompts[start : start + self.batch_size], k_eff, width)
         return out
+
+    @torch.inference_mode()
+    def score(self, prompts: Sequence[Sequence[int]], items: Sequence[Sequence[int]]) -> list[list[float]]:
+        self._check_items(prompts, items)
+        return [
+            brute_force_scores(self.model, self.trie, prompt)[list(map(int, row))].tolist() if row else []
+            for prompt, row in zip(prompts, items, strict=True)
+        ]
 
     def _batch(self, prompts: Sequence[Sequence[int]], k: int, width: int) -> list[list[ScoredItem]]:
         p_len = max(len(p) for p in prompts)

@@ -5,13 +5,16 @@ At each level every live beam becomes ONE `ScoreRequest` (the prompt's token ids
 the token ids the trie allows next); `score` returns, per request, the FULL-vocabulary log-probabilities of exactly
 those candidate tokens (never renormalised over them). Each prompt keeps its best W (beam, token) extensions by summed
 log-probability; after the last level the beams are items, returned best first (ties: lower token path first), at most
-k per prompt, all distinct (a trie path is one item). The result equals `Generator.top_k` of the other backends.
-It knows nothing about engines, models, devices or how `score` batches its requests.
+k per prompt, all distinct (a trie path is one item). With `exclude`, the last level drops the candidate tokens that
+would complete an excluded item of that prompt. The result equals `Generator.top_k` of the other backends.
+`stepwise_score(prompts, trie, items, score)` scores given items by teacher forcing: one request per (item, level)
+with the item's own next token as the only candidate. It knows nothing about engines, models, devices or how
+`score` batches its requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -36,17 +39,26 @@ class _Beam(NamedTuple):
 
 
 def stepwise_top_k(
-    prompts: Sequence[Sequence[int]], trie: CodeTrie, k: int, width: int, score: NextTokenScorer
+    prompts: Sequence[Sequence[int]],
+    trie: CodeTrie,
+    k: int,
+    width: int,
+    score: NextTokenScorer,
+    exclude: Sequence[Collection[int]] | None = None,
 ) -> list[list[ScoredItem]]:
     """Each prompt's top-k items by beam search of `width` beams, scoring one level per call of `score`."""
     beams: list[list[_Beam]] = [[_Beam(0.0, ())] for _ in prompts]
     heads = [list(map(int, p)) for p in prompts]
-    for _level in range(trie.n_levels):
+    last = trie.n_levels - 1
+    for level in range(trie.n_levels):
         requests: list[ScoreRequest] = []
         owner: list[tuple[int, _Beam]] = []
         for user, user_beams in enumerate(beams):
+            banned = exclude[user] if exclude is not None and level == last else ()
             for beam in user_beams:
                 allowed = trie.allowed(beam.path)
+                if banned:
+                    allowed = np.array([t for t in allowed.tolist() if trie.item_at((*beam.path, t)) not in banned])
                 if allowed.size:  # a path in the trie always has a child before the last level
                     requests.append(ScoreRequest(heads[user] + list(beam.path), allowed))
                     owner.append((user, beam))
@@ -80,3 +92,26 @@ def _best(rows: Sequence[tuple[_Beam, ScoreRequest, npt.NDArray[np.float64]]], w
     new = [_Beam(float(scores[j]), (*rows[parent[j]][0].path, int(tokens[j]))) for j in keep.tolist()]
     new.sort(key=lambda b: (-b.score, b.path))
     return new
+
+
+def stepwise_score(
+    prompts: Sequence[Sequence[int]], trie: CodeTrie, items: Sequence[Sequence[int]], score: NextTokenScorer
+) -> list[list[float]]:
+    """Each listed item's summed full-vocabulary log-probability given its prompt (teacher forcing, exact)."""
+    requests: list[ScoreRequest] = []
+    for prompt, row in zip(prompts, items, strict=True):
+        head = list(map(int, prompt))
+        for item in row:
+            path = trie.path_of(int(item))
+            requests += [ScoreRequest(head + list(path[:level]), np.array([path[level]])) for level in range(len(path))]
+    logprobs = score(requests)
+    if len(logprobs) != len(requests):
+        raise RuntimeError(f"scorer answered {len(logprobs)} of {len(requests)} requests")
+    out, at = [], 0
+    for row in items:
+        scores = []
+        for _ in row:
+            scores.append(float(sum(float(lp[0]) for lp in logprobs[at : at + trie.n_levels])))
+            at += trie.n_levels
+        out.append(scores)
+    return out

@@ -20,7 +20,7 @@ renormalise (processed logprobs) or need a second pass for the score. It knows n
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ from vllm.sampling_params import MAX_LOGPROB_TOKEN_IDS
 from model.codes.trie import CodeTrie
 from model.errors import UserError
 from model.generate.base import Generator, ScoredItem
-from model.generate.stepwise import ScoreRequest, stepwise_top_k
+from model.generate.stepwise import ScoreRequest, stepwise_score, stepwise_top_k
 from model.logs import get_logger
 
 log = get_logger(__name__)
@@ -187,8 +187,20 @@ class VLLMGenerator(Generator):
         self.trie = trie
         self.beam_width = beam_width
 
-    def top_k(self, prompts: Sequence[Sequence[int]], k: int) -> list[list[ScoredItem]]:
+    def top_k(
+        self, prompts: Sequence[Sequence[int]], k: int, exclude: Sequence[Collection[int]] | None = None
+    ) -> list[list[ScoredItem]]:
         k_eff, width = self._plan(prompts, k)
+        self._check_exclude(prompts, exclude)
+        self._check_lengths(prompts)
+        return stepwise_top_k(prompts, self.trie, k_eff, width, self.engine.score, exclude)
+
+    def score(self, prompts: Sequence[Sequence[int]], items: Sequence[Sequence[int]]) -> list[list[float]]:
+        self._check_items(prompts, items)
+        self._check_lengths(prompts)
+        return stepwise_score(prompts, self.trie, items, self.engine.score)
+
+    def _check_lengths(self, prompts: Sequence[Sequence[int]]) -> None:
         limit = self.engine.max_model_len
         for i, p in enumerate(prompts):
             if len(p) + self.trie.n_levels > limit:
@@ -196,4 +208,3 @@ class VLLMGenerator(Generator):
                     f"prompt {i} has {len(p)} tokens; with {self.trie.n_levels} code tokens it exceeds the vLLM "
                     f"engine's max_model_len={limit}"
                 )
-        return stepwise_top_k(prompts, self.trie, k_eff, width, self.engine.score)
