@@ -99,6 +99,11 @@ class ModelArtifact:
         return self.state.removed
 
     @property
+    def live_items(self) -> list[int] | None:
+        """The item indices a trie over this catalogue holds; None when that is every item."""
+        return self.state.live(self.codes.n_items) if self.removed else None
+
+    @property
     def lm_dir(self) -> Path:
         """The LM folder (transformers `save_pretrained` layout), e.g. for the vLLM backend to load itself."""
         return self.path / LM_DIR

@@ -3,8 +3,9 @@
 Contract: `recommend(histories, k)` returns, for each history (item indices, oldest first), up to k
 `ScoredItem`s best first, from trie-constrained generation; an empty history gets an empty list (the caller falls
 back to popularity), an unknown item index raises `UserError`. Histories are cut to the prompt's `max_history`.
-`popular(k, exclude)` is the fallback list. `dtype="auto"` runs bf16 only on bf16-native hardware
-(model.lm.dtype). This module knows nothing about Redis, HTTP or users.
+`popular(k, exclude)` is the fallback list. Items removed from the artifact's catalogue are in neither.
+`dtype="auto"` runs bf16 only on bf16-native hardware (model.lm.dtype). This module knows nothing about Redis, HTTP
+or users.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Recommender:
             options["batch_size"] = batch_size
             if tokenizer.pad_token_id is not None:
                 options["pad_token_id"] = int(tokenizer.pad_token_id)
-        self.trie = CodeTrie.build(artifact.codes, vocab)
+        self.trie = CodeTrie.build(artifact.codes, vocab, artifact.live_items)  # removed items are never generated
         self.generator: Generator = make_generator(self.backend, model, self.trie, **options)
         prompt = artifact.meta.prompt
         self.prompts = PromptBuilder(

@@ -1,4 +1,5 @@
-"""CodeTrie: admits exactly the items' token paths; O(1) look-ups agree with a plain set of tuples."""
+"""CodeTrie: admits exactly the items' token paths; its look-ups agree with a plain set of tuples, and the compact
+layout answers exactly like the dense reference (DenseCodeTrie) on random catalogues, down to node numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from model.codes.dense_trie import DenseCodeTrie
 from model.codes.item_codes import ItemCodes, random_item_codes
 from model.codes.trie import CodeTrie
 from model.codes.vocab import CodeVocab
@@ -83,13 +85,14 @@ def test_child_tables_and_mask_rows() -> None:
     vocab = _vocab(sizes)
     trie = CodeTrie.build(codes, vocab)
     assert trie.n_nodes[0] == 1
-    assert [t.shape[1] for t in trie.children] == list(sizes)
-    assert sorted(trie.children[-1][trie.children[-1] >= 0].tolist()) == list(range(30))  # each item at one leaf
+    rows = [trie.children_of(level, np.arange(trie.n_nodes[level])) for level in range(len(sizes))]
+    assert [r.shape[1] for r in rows] == list(sizes)
+    assert sorted(rows[-1][rows[-1] >= 0].tolist()) == list(range(30))  # each item at one leaf
     vocab_size = int(max(t.max() for t in trie.level_token_ids)) + 1
     for level in range(len(sizes)):
         nodes = np.arange(trie.n_nodes[level])
         mask = trie.allowed_mask(level, nodes, vocab_size)
-        assert mask.sum() == (trie.children[level] >= 0).sum()
+        assert mask.sum() == (rows[level] >= 0).sum()
     path = trie.path_of(4)
     node = trie.node_of(path[:2])
     assert node is not None
@@ -137,3 +140,81 @@ def test_torch_tables_advance_and_mask_rows() -> None:
     wrong_level = int(vocab.token_ids[1][0])
     assert tables.advance(0, torch.tensor([0]), torch.tensor([wrong_level])).item() == -1
     assert tables.advance(0, torch.tensor([0]), torch.tensor([10_000])).item() == -1
+
+
+def _prefixes(paths: list[tuple[int, ...]], n_levels: int) -> set[tuple[int, ...]]:
+    return {p[:level] for p in paths for level in range(n_levels + 1)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 9), min_size=1, max_size=4).map(tuple),
+    data=st.data(),
+)
+def test_compact_trie_answers_exactly_like_the_dense_one(sizes: tuple[int, ...], data: st.DataObject) -> None:
+    import torch
+
+    from model.generate.beam import TrieTables
+
+    space = list(itertools.product(*(range(s) for s in sizes)))
+    chosen = data.draw(st.lists(st.sampled_from(space), min_size=1, max_size=min(len(space), 60), unique=True))
+    codes = ItemCodes(np.array(chosen).reshape(len(chosen), len(sizes)), sizes)
+    held = data.draw(
+        st.none() | st.lists(st.integers(0, codes.n_items - 1), min_size=1, max_size=codes.n_items, unique=True)
+    )
+    vocab = _vocab(sizes, offset=data.draw(st.integers(0, 50)))
+    dense, compact = DenseCodeTrie.build(codes, vocab, held), CodeTrie.build(codes, vocab, held)
+    assert (compact.n_nodes, compact.n_items, compact.n_live) == (dense.n_nodes, dense.n_items, dense.n_live)
+    assert compact.held_items.tolist() == dense.held_items.tolist()
+    assert np.array_equal(compact.item_paths, dense.item_paths)
+    paths = [tuple(vocab.ids_of(c)) for c in space]  # every code tuple of the space, held or not
+    for prefix in _prefixes(paths, len(sizes)) | {(12345,), (*paths[0][:-1], 99999)}:
+        assert compact.node_of(prefix) == dense.node_of(prefix), prefix
+        assert compact.allowed(prefix).tolist() == dense.allowed(prefix).tolist(), prefix
+        assert compact.item_at(prefix) == dense.item_at(prefix), prefix
+    for item in range(codes.n_items):
+        assert compact.path_of(item) == dense.path_of(item)
+    vocab_size = int(max(t.max() for t in vocab.token_ids)) + 1
+    dense_tables, compact_tables = TrieTables(dense), TrieTables(compact)
+    for level in range(len(sizes)):
+        nodes = np.arange(dense.n_nodes[level])
+        assert np.array_equal(compact.children_of(level, nodes), dense.children_of(level, nodes))
+        assert np.array_equal(
+            compact.allowed_mask(level, nodes, vocab_size), dense.allowed_mask(level, nodes, vocab_size)
+        )
+        grid = torch.as_tensor(data.draw(st.lists(st.sampled_from(nodes.tolist()), min_size=1, max_size=12)))
+        batch = grid.reshape(1, -1).expand(2, -1)  # the (B, beams) shape a decoding step passes
+        assert torch.equal(compact_tables.children_of(level, batch), dense_tables.children_of(level, batch))
+        code = torch.as_tensor(
+            data.draw(st.lists(st.integers(0, sizes[level] - 1), min_size=grid.numel(), max_size=grid.numel()))
+        )
+        assert torch.equal(compact_tables.child(level, grid, code), dense_tables.child(level, grid, code))
+        tokens = vocab.token_ids[level][code.numpy()]
+        assert torch.equal(
+            compact_tables.advance(level, grid, torch.as_tensor(tokens)),
+            dense_tables.advance(level, grid, torch.as_tensor(tokens)),
+        )
+        assert torch.equal(
+            compact_tables.mask_rows(level, grid, vocab_size), dense_tables.mask_rows(level, grid, vocab_size)
+        )
+
+
+def test_items_left_out_keep_their_index_and_path_but_are_not_reachable() -> None:
+    sizes = (4, 4, 4)
+    codes = random_item_codes(30, sizes, seed=9)
+    vocab = _vocab(sizes)
+    held = [i for i in range(30) if i % 3]
+    trie = CodeTrie.build(codes, vocab, held)
+    assert trie.n_items == 30 and trie.n_live == 20 and trie.held_items.tolist() == held
+    assert _walk_all(trie) == {trie.path_of(i) for i in held}
+    assert trie.item_at(trie.path_of(0)) is None and trie.path_of(0) == tuple(vocab.ids_of(codes.code(0)))
+
+
+def test_a_hundred_thousand_items_take_under_64_bytes_each() -> None:
+    codes = random_item_codes(100_000, (256, 256, 256, 256), seed=1)
+    vocab = _vocab((256, 256, 256, 256))
+    trie = CodeTrie.build(codes, vocab)
+    assert trie.nbytes / codes.n_items <= 64
+    assert trie.edge_codes[0].dtype == np.uint8 and trie.max_degree[0] == 256
+    for item in (0, 4_242, 99_999):
+        assert trie.item_at(trie.path_of(item)) == item

@@ -5,8 +5,9 @@ prompt from `case.history` exactly as serving does (`PromptBuilder` with the art
 the generator's top-k: every item is a real catalogue item, ranked by the sum of its code tokens' log-probabilities.
 The beam width is max(beam_width, k) (stated in `describe()` for reports). With `exclude_seen`, the search asks for
 k + |seen minus target| items (capped at the catalogue) and drops the seen ones, so the list still holds k items.
-`from_artifact(folder)` loads a saved model artifact. The model's weights are read at each call, so the trainer can
-validate the model it is training. It knows nothing about training or metrics.
+`items` limits the ranking to those item indices (`from_artifact` passes the catalogue's live items, so removed
+items are never ranked). `from_artifact(folder)` loads a saved model artifact. The model's weights are read at each
+call, so the trainer can validate the model it is training. It knows nothing about training or metrics.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class GenerativeScorer:
         beam_width: int = 20,
         batch_size: int = 32,
         dtype: str | None = None,
+        items: Sequence[int] | None = None,
     ) -> None:
         self.name = name
         self.model = model
@@ -45,7 +47,7 @@ class GenerativeScorer:
         self.dtype = dtype
         self.pad_id = int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else 0
         vocab = CodeVocab.from_tokenizer(tokenizer, codes.level_sizes)
-        self.trie = CodeTrie.build(codes, vocab)
+        self.trie = CodeTrie.build(codes, vocab, items)
         self.prompts = PromptBuilder(tokenizer, codes, vocab, prompt.max_history, prompt.template())
 
     @classmethod
@@ -55,7 +57,14 @@ class GenerativeScorer:
         artifact = load_artifact(folder)
         model, tokenizer, _ = artifact.load_lm(dtype)
         scorer = cls(
-            name or f"lm:{folder.name}", model, tokenizer, artifact.codes, artifact.meta.prompt, beam_width, batch_size
+            name or f"lm:{folder.name}",
+            model,
+            tokenizer,
+            artifact.codes,
+            artifact.meta.prompt,
+            beam_width,
+            batch_size,
+            items=artifact.live_items,
         )
         scorer.artifact_version = artifact.version  # type: ignore[attr-defined]
         return scorer

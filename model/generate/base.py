@@ -5,12 +5,12 @@ item is a real catalogue item (its code path is in the trie) and no item appears
 of the item's code tokens given the prompt, summed over the L tokens, each under the LM's FULL-vocabulary
 log-softmax (the trie masks candidates, it never renormalises). The search is beam search of width W >= k over the
 trie, exact in the sense of beam search: with W >= the number of items it is exhaustive and equals brute force.
-k larger than the catalogue returns every item, ranked (k is clamped to n_items). k < 1, a beam width below k, or an
-empty prompt raise `UserError`. `exclude[i]` (optional) holds items prompt i must not get: they are banned where the
-search completes an item (the last code level), so the top-k is over the other items (a prompt may then get fewer
-than k when fewer remain). `score(prompts, items)` returns each listed item's score under the same definition
-(teacher forcing along its code path; exact, no search), so a caller can score candidates the search did not
-reach. Backends know nothing about users, histories, Redis or how prompts were built.
+k larger than the catalogue returns every item, ranked (k is clamped to `trie.n_live`, the items the trie holds). k <
+1, a beam width below k, or an empty prompt raise `UserError`. `exclude[i]` (optional) holds items prompt i must not
+get: they are banned where the search completes an item (the last code level), so the top-k is over the other items (a
+prompt may then get fewer than k when fewer remain). `score(prompts, items)` returns each listed item's score under
+the same definition (teacher forcing along its code path; exact, no search), so a caller can score candidates the
+search did not reach. Backends know nothing about users, histories, Redis or how prompts were built.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Generator(ABC):
 
     def _plan(self, prompts: Sequence[Sequence[int]], k: int) -> tuple[int, int]:
         """Validate the arguments; return (effective k, beam width)."""
-        return plan_search(prompts, k, self.beam_width, self.trie.n_items)
+        return plan_search(prompts, k, self.beam_width, self.trie.n_live)
 
 
 def plan_search(prompts: Sequence[Sequence[int]], k: int, beam_width: int | None, n_items: int) -> tuple[int, int]:

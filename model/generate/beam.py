@@ -1,14 +1,15 @@
 """One step of trie-constrained beam search, as tensor operations (no Python loop over beams or tokens).
 
-Contract: `TrieTables` holds the trie's per-level tables on a device. `level_logprobs` turns final hidden states into
-the full-vocabulary log-probabilities of the current level's code tokens only (a log-softmax over the whole
-vocabulary, then one gather of C_l columns). `select` extends every live beam by every allowed code of the level (one
-gather of the child table), keeps the best W by summed score (always exactly W slots) and returns the new beams with
-their parent beam. Dead candidates (no child) score -inf and are never chosen over a live one; a -inf slot is empty.
-With `banned` (B, n_items) bool, the last level's candidates that complete a banned item score -inf too.
-`force` is the same step along given code paths (teacher forcing): candidate j of a row takes the code `codes[:, j]`
-at this level, so after the last level its score is the item's full path log-probability; `banned_mask` builds the
-(B, n_items) mask from per-row item collections. It knows nothing about models' internals, caches or prompts.
+Contract: `TrieTables` holds the trie's per-level child lists on a device (either trie layout; see the class).
+`level_logprobs` turns final hidden states into the full-vocabulary log-probabilities of the current level's code
+tokens only (a log-softmax over the whole vocabulary, then one gather of C_l columns). `select` extends every live
+beam by every allowed code of the level (one gather of the child table), keeps the best W by summed score (always
+exactly W slots) and returns the new beams with their parent beam. Dead candidates (no child) score -inf and are
+never chosen over a live one; a -inf slot is empty. With `banned` (B, n_items) bool, the last level's candidates
+that complete a banned item score -inf too. `force` is the same step along given code paths (teacher forcing):
+candidate j of a row takes the code `codes[:, j]` at this level, so after the last level its score is the item's
+full path log-probability; `banned_mask` builds the (B, n_items) mask from per-row item collections. It knows
+nothing about models' internals, caches or prompts.
 """
 
 from __future__ import annotations
@@ -17,24 +18,75 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
+from model.codes.dense_trie import DenseCodeTrie
 from model.codes.trie import CodeTrie
 
 
 class TrieTables:
-    """The trie's level token ids and child tables as torch tensors on one device."""
+    """The trie's level token ids and child lists as torch tensors on one device.
 
-    def __init__(self, trie: CodeTrie, device: torch.device | str = "cpu") -> None:
+    Two layouts, the trie's own: a compact `CodeTrie`'s CSR arrays (offsets, edge codes, leaf items; a step expands
+    the beams' nodes to dense child rows, at most `max_degree` edges per node: the cost depends on the beam width and
+    the codebook size, not on the catalogue's), or a `DenseCodeTrie`'s tables (one gather). `children_of` and
+    `child` answer the same for both."""
+
+    def __init__(self, trie: CodeTrie | DenseCodeTrie, device: torch.device | str = "cpu") -> None:
         self.n_levels = trie.n_levels
+        self.device = device
         self.token_ids = [torch.tensor(np.asarray(t), device=device) for t in trie.level_token_ids]
-        self.children = [torch.tensor(np.asarray(c, dtype=np.int64), device=device) for c in trie.children]
+        self.sizes = [int(t.numel()) for t in self.token_ids]
         top = max(int(t.max()) for t in trie.level_token_ids) + 1
         self.code_of = []  # [l][token id] = code of that token at level l, or -1
         for ids in self.token_ids:
             table = torch.full((top,), -1, dtype=torch.long, device=device)
             table[ids] = torch.arange(ids.numel(), device=device)
             self.code_of.append(table)
+        self.dense: list[torch.Tensor] | None = None
+        if isinstance(trie, DenseCodeTrie):
+            self.dense = [torch.tensor(np.asarray(c, dtype=np.int64), device=device) for c in trie.children]
+            return
+        # narrow dtypes as the trie holds them (torch has no uint16/uint32 arithmetic: widen those to int32/int64)
+        self.offsets = [torch.tensor(np.asarray(o), device=device) for o in trie.offsets]
+        self.edge_codes = [torch.tensor(_torch_friendly(e), device=device) for e in trie.edge_codes]
+        self.leaf_items = torch.tensor(np.asarray(trie.leaf_items), device=device)
+        self.steps = [torch.arange(d, device=device) for d in trie.max_degree]
+
+    def _edges(self, level: int, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., D) edge indices of each node's edges (0 where past its degree) and their validity."""
+        off = self.offsets[level]
+        start = off[nodes].long()
+        degree = off[nodes + 1].long() - start
+        steps = self.steps[level]
+        valid = steps < degree[..., None]
+        return torch.where(valid, start[..., None] + steps, 0), valid
+
+    def _target(self, level: int, edge: torch.Tensor) -> torch.Tensor:
+        """Where edges lead: the node of the next level (its index is the edge's), or the item at the last level."""
+        return self.leaf_items[edge].long() if level == self.n_levels - 1 else edge
+
+    def children_of(self, level: int, nodes: torch.Tensor) -> torch.Tensor:
+        """(..., C_l) int64: entry c is the node (item at the last level) the code-c token leads to, or -1."""
+        if self.dense is not None:
+            return self.dense[level][nodes]
+        edge, valid = self._edges(level, nodes)
+        size = self.sizes[level]
+        code = torch.where(valid, self.edge_codes[level][edge].long(), size)  # past the degree: a spare column
+        out = torch.full((*nodes.shape, size + 1), -1, dtype=torch.long, device=nodes.device)
+        out.scatter_(-1, code, torch.where(valid, self._target(level, edge), -1))
+        return out[..., :size]
+
+    def child(self, level: int, nodes: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """The node (item at the last level) each (node, code) pair leads to, or -1; `codes` in 0..C_l-1."""
+        if self.dense is not None:
+            return self.dense[level][nodes, codes]
+        edge, valid = self._edges(level, nodes)
+        hit = valid & (self.edge_codes[level][edge].long() == codes[..., None])
+        found = hit.any(-1)
+        chosen = edge.gather(-1, hit.long().argmax(-1, keepdim=True)).squeeze(-1)
+        return torch.where(found, self._target(level, chosen), -1)
 
     def advance(self, level: int, nodes: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Next nodes (item indices after the last level) for each (node, token) pair; -1 where not a trie edge.
@@ -42,7 +94,7 @@ class TrieTables:
         For step-wise engines that feed back one sampled token per request (e.g. a logits processor's state)."""
         codes = self.code_of[level][tokens.clamp(0, self.code_of[level].numel() - 1)]
         ok = (codes >= 0) & (tokens < self.code_of[level].numel())
-        nxt = self.children[level][nodes, codes.clamp_min(0)]
+        nxt = self.child(level, nodes, codes.clamp_min(0))
         return torch.where(ok, nxt, torch.full_like(nxt, -1))
 
     def mask_rows(self, level: int, nodes: torch.Tensor, vocab_size: int) -> torch.Tensor:
@@ -50,8 +102,15 @@ class TrieTables:
 
         A logits processor applies it as one masked write: `logits.masked_fill_(~rows, -inf)`."""
         rows = torch.zeros((nodes.numel(), vocab_size), dtype=torch.bool, device=nodes.device)
-        rows[:, self.token_ids[level]] = self.children[level][nodes.reshape(-1)] >= 0
+        rows[:, self.token_ids[level]] = self.children_of(level, nodes.reshape(-1)) >= 0
         return rows
+
+
+def _torch_friendly(a: npt.NDArray[np.unsignedinteger]) -> npt.NDArray[np.integer]:
+    """uint8 stays (torch has it); wider unsigned codes become the signed type that holds them."""
+    if a.dtype == np.uint8:
+        return np.asarray(a)
+    return a.astype(np.int32 if a.dtype == np.uint16 else np.int64)
 
 
 class Beams(NamedTuple):
@@ -93,7 +152,7 @@ def select(
 ) -> Beams:
     """Extend beams (B, nb) at `level` with their (B, nb, C_l) code log-probs; keep the best `width` per row."""
     b, nb, c = logprobs.shape
-    child = tables.children[level][nodes]  # (B, nb, C)
+    child = tables.children_of(level, nodes)  # (B, nb, C)
     live = child >= 0
     if banned is not None and level == tables.n_levels - 1:  # the children are items: drop the banned ones
         rows = torch.arange(b, device=child.device)[:, None, None]
@@ -126,6 +185,6 @@ def force(
     code = codes.clamp_min(0)
     rows = torch.arange(b, device=codes.device)[:, None]
     new_scores = scores[rows, parent] + logprobs[rows, parent, code]
-    new_nodes = tables.children[level][nodes[rows, parent], code]
+    new_nodes = tables.child(level, nodes[rows, parent], code)
     new_scores = new_scores.masked_fill(pad | (new_nodes < 0), float("-inf"))
     return Beams(scores=new_scores, parent=parent, codes=code, nodes=new_nodes.clamp_min(0))

@@ -120,7 +120,9 @@ def brute_force_scores(
 
 
 def brute_force_top_k(model: PreTrainedModel, trie: CodeTrie, prompt: Sequence[int], k: int) -> list[ScoredItem]:
-    """The exact top-k items (ties broken by item index)."""
+    """The exact top-k items the trie holds (ties broken by item index)."""
     scores = brute_force_scores(model, trie, prompt)
-    order = np.lexsort((np.arange(scores.size), -scores))[:k]
+    held = np.zeros(scores.size, dtype=bool)
+    held[trie.held_items] = True
+    order = [i for i in np.lexsort((np.arange(scores.size), -scores)) if held[i]][:k]
     return [ScoredItem(int(i), float(scores[i])) for i in order]

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from model.artifact import read_artifact_meta
+from model.catalogue.state import read_state
 from model.codes.item_codes import META_FILE as CODES_META_FILE
 from model.codes.item_codes import ItemCodes, random_item_codes
 from model.errors import UserError
@@ -209,7 +210,8 @@ def lm_scorer(
         raise UserError(f"no model artifact {spec!r} (looked in {', '.join(map(str, candidates))}); run `genrec train`")
     scorer = GenerativeScorer.from_artifact(folder, name=f"lm:{spec}", beam_width=beam_width)
     meta = read_artifact_meta(folder)
-    if meta.dataset_hash != content_hash:
+    trained_on = read_state(folder, scorer.codes.n_items, meta.dataset_hash).trained_dataset  # not items added later
+    if content_hash not in (meta.dataset_hash, trained_on):
         raise UserError(f"the model in {folder} was trained on other data; run `genrec train {dataset}` again")
     extra = {
         "version": meta.version[:16],
