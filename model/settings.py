@@ -94,6 +94,11 @@ class ServiceSettings(Settings):
     user_id_format: Literal["int", "token"] = Field(
         default="int", description="int: decimal digits only; token: the cache key charset (letters, digits _.:@-)."
     )
+    user_id_max: int | None = Field(
+        default=None,
+        ge=0,
+        description="int ids: users the model has never seen are served up to this id; above it 404 (garbage ids).",
+    )
     # NoDecode: the variable is a comma-separated list, not JSON
     sources: Annotated[tuple[SourceName, ...], NoDecode] = Field(
         default=SOURCES,
@@ -172,6 +177,14 @@ class ServiceSettings(Settings):
             # the message counts the bad keys; it never repeats them
             raise ValueError(f"{len(keys)} key(s) given, {short} shorter than {MIN_KEY_CHARS} characters")
         return value
+
+    @model_validator(mode="after")
+    def _max_id_needs_int_ids(self) -> ServiceSettings:
+        if self.user_id_max is not None and self.user_id_format != "int":
+            raise ValueError(
+                f"GENREC_USER_ID_MAX={self.user_id_max} needs GENREC_USER_ID_FORMAT=int (got {self.user_id_format})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> ServiceSettings:

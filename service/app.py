@@ -98,7 +98,7 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
     return Services(
         settings,
         keys,
-        UserIdRule(settings.user_id_format),
+        UserIdRule(settings.user_id_format, settings.user_id_max),
         catalogue,
         metrics,
         reader,

@@ -3,7 +3,9 @@
 Contract: built from a loaded `ModelArtifact`. It maps raw item ids to item indices and back, holds each item's
 JSON fragment pre-encoded (`{"id":"<raw id>","title":"<title>","score":`) so a response body is assembled from bytes
 without re-encoding items per request, maps raw user ids to their dataset sequence, and holds the popularity
-ranking. It knows nothing about Redis, HTTP or the model's weights.
+ranking. Items removed from the artifact's catalogue (`genrec catalogue remove`) keep their index and title (a
+user's history may name them) but are in `removed` and never in `popular`. It knows nothing about Redis, HTTP or
+the model's weights.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ class Catalogue:
     raw_ids: tuple[str, ...]  # item index -> raw item id
     fragments: tuple[bytes, ...]  # item index -> b'{"id":"..","title":"..","score":'
     user_sequences: dict[str, Sequence[int]]  # raw user id -> the dataset's chronological item indices
-    popular: tuple[int, ...]  # item indices, most popular first
+    popular: tuple[int, ...]  # item indices, most popular first (removed items left out)
+    removed: frozenset[int]  # item indices never shown (taken out of the catalogue)
     model_version: str
     created_at: int  # the artifact's creation time: what a popularity answer reports as generated_at
 
@@ -38,7 +41,8 @@ class Catalogue:
             raw_ids=raw_ids,
             fragments=fragments,
             user_sequences=dict(zip(data.user_ids, data.sequences, strict=True)),
-            popular=tuple(int(i) for i in artifact.popular),
+            popular=tuple(int(i) for i in artifact.popular if int(i) not in artifact.removed),
+            removed=artifact.removed,
             model_version=artifact.version,
             created_at=artifact.meta.created_at,
         )

@@ -3,7 +3,7 @@
 Contract: `RecommendPath.answer(user, k, offset, exclude, generator)` makes ONE Redis round trip (the user's cached
 list in the active version and their recorded events, together), builds the request's `Lookup`, and returns the
 first answer of its chain of sources (the settings make the chain end with `popular`, which always answers):
-- unknown user (not in the artifact's user table, no recorded events) -> `UnknownUserError`;
+- a user the model has never seen and who has no recorded events has an empty history (the chain answers popular);
 - the items the user consumed (recorded events) join `exclude` as never shown;
 - a cached list is stale when the user's newest event is newer than the list's generated_at; a cached list that
   cannot be decoded, or names items beyond the catalogue, counts as no list;
@@ -31,12 +31,6 @@ from service.redis_io import ActiveVersion, HotReader
 from service.sources import AnswerSource, Lookup, Ranked
 
 log = get_logger(__name__)
-
-
-class UnknownUserError(Exception):
-    def __init__(self, user: str) -> None:
-        super().__init__(f"user {user!r} is unknown: not in the model's user table and no recorded events")
-        self.user = user
 
 
 class RecommendPath:
@@ -77,8 +71,6 @@ class RecommendPath:
             log.warning("redis fetch failed; answering from popularity", user=user, error=repr(exc))
             return Lookup(user, k, offset, exclude, generator, None, None, None, 0, False, (), redis_ok=False)
         sequence = self.catalogue.user_sequences.get(user)
-        if sequence is None and not raw_events:
-            raise UnknownUserError(user)
         events = decode_entries(raw_events, self.catalogue.n_items) if raw_events else []
         if len(events) != len(raw_events):
             log.warning("skipped unreadable history entries", user=user, skipped=len(raw_events) - len(events))

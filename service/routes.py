@@ -24,14 +24,13 @@ from service.deps import GeneratorDep, ServicesDep
 from service.errors import ApiError
 from service.fastroute import LeanRoute
 from service.metrics import SOURCE_HEADER
-from service.recommend import UnknownUserError
 from service.schemas import ErrorBody, EventIn, EventsAccepted, Recommendations
 from service.state import Services
 
 router = APIRouter(route_class=LeanRoute)
 MAX_EXCLUDE = 200
 _ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "Unknown user or item"},
+    404: {"model": ErrorBody, "description": "Unknown item, or a user id above GENREC_USER_ID_MAX"},
     422: {"model": ErrorBody, "description": "A parameter is invalid; the body names it and its value"},
 }
 
@@ -41,10 +40,17 @@ class JSONBytes(Response):
 
 
 def check_user_id(user_id: str, services: Services) -> str:
+    """The id under the rule in force (422 when malformed), refused with 404 when it is above GENREC_USER_ID_MAX and
+    not a user of the model's table; a user the model has never seen is otherwise served (popular, then live)."""
+    rule = services.user_ids
     try:
-        return services.user_ids.check(user_id)
+        user = rule.check(user_id)
     except InvalidIdError as exc:
         raise ApiError(422, "user_id", user_id, str(exc), ["path", "user_id"]) from None
+    if rule.max_id is not None and not rule.admits_new(user) and user not in services.catalogue.user_sequences:
+        message = f"user {user!r} is unknown: not in the model's user table and above the highest new id, {rule.max_id}"
+        raise ApiError(404, "user_id", user_id, message, ["path", "user_id"])
+    return user
 
 
 def _item_indices(raw_ids: list[str], catalogue: Catalogue, field: str) -> frozenset[int]:
@@ -84,10 +90,7 @@ async def recommendations(
 ) -> Response:
     user = check_user_id(user_id, services)
     hidden = _item_indices(exclude, services.catalogue, "exclude") if exclude else frozenset()
-    try:
-        answer = await services.path.answer(user, k, offset, hidden, generator)
-    except UnknownUserError as exc:
-        raise ApiError(404, "user_id", user_id, str(exc), ["path", "user_id"]) from None
+    answer = await services.path.answer(user, k, offset, hidden, generator)
     return JSONBytes(render(answer, services.catalogue), headers={_SOURCE: answer.source})
 
 

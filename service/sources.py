@@ -8,8 +8,9 @@ next source. `Lookup` is what the request knows after its single Redis round tri
   has no history, or live generation is unavailable (deadline, saturated, error, not loaded: counted there);
 - `stale`: the user's cached list even though it is older than their newest event (source reported: `cache`);
 - `popular`: the popularity ranking; always answers, so the chain ends with it (the settings refuse other chains).
-Every page leaves out `lookup.hidden` (the request's `exclude` and the items the user consumed) and is completed
-from popularity when the list is shorter than offset + k (those items carry no score). It knows nothing about HTTP
+Every page leaves out `lookup.hidden` (the request's `exclude` and the items the user consumed) and the items removed
+from the catalogue (a list cached before their removal may name them), and is completed from popularity when the
+list is shorter than offset + k (those items carry no score). It knows nothing about HTTP
 and reads nothing from Redis itself.
 """
 
@@ -71,9 +72,9 @@ class Pages:
 
     def page(self, lookup: Lookup, source: Source, model_version: str, generated_at: int, ranked: Ranked) -> Answer:
         items, scores = ranked.items, ranked.scores
-        hidden, k, offset = lookup.hidden, lookup.k, lookup.offset
-        if hidden:
-            keep = [j for j, item in enumerate(items) if item not in hidden]
+        hidden, k, offset, removed = lookup.hidden, lookup.k, lookup.offset, self.catalogue.removed
+        if hidden or removed:
+            keep = [j for j, item in enumerate(items) if item not in hidden and item not in removed]
             items = [items[j] for j in keep]
             scores = [scores[j] for j in keep] if scores is not None else None
         end = offset + k

@@ -138,7 +138,7 @@ async def test_miss_goes_live_and_is_written_back(
         assert metric_value(text, "genrec_live_seconds_count") == 1.0
 
 
-async def test_no_history_and_unknown_users(artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema) -> None:
+async def test_no_history_and_new_users(artifact_dir: Path, redis_client: redis.Redis, keys: KeySchema) -> None:
     fill_cache(redis_client, keys, model_version="mv-cache")
     async with running(settings_for(artifact_dir, keys)) as (app, client):
         popular = app.state.services.catalogue.popular
@@ -147,9 +147,9 @@ async def test_no_history_and_unknown_users(artifact_dir: Path, redis_client: re
         assert [it["id"] for it in r.json()["items"]] == [raw(i) for i in popular[:6]]
         assert all(it["score"] is None for it in r.json()["items"])
 
-        r = await client.get("/users/999/recommendations")
-        assert r.status_code == 404
-        assert r.json()["detail"][0]["field"] == "user_id" and r.json()["detail"][0]["value"] == "999"
+        r = await client.get("/users/999/recommendations", params={"k": 6})  # never seen: popular, as above
+        assert r.status_code == 200 and r.json()["source"] == "popular"
+        assert [it["id"] for it in r.json()["items"]] == [raw(i) for i in popular[:6]]
 
         # events make a new user known; their history is those events, so they get a live list
         r = await client.post("/users/999/events", json=[{"item": raw(1)}, {"item": 5002, "ts": 1_700_000_000}])
@@ -265,8 +265,8 @@ async def test_validation_errors_name_the_field_and_value(
             assert problem["field"] == field, (url, problem)
             assert str(problem["value"]) == str(value), (url, problem)
 
-        r = await client.get("/users/424242/recommendations")
-        assert r.status_code == 404 and "424242" in r.json()["detail"][0]["message"]
+        r = await client.get("/users/424242/recommendations")  # a new user is served (tests/test_new_users.py)
+        assert r.status_code == 200 and r.json()["source"] == "popular"
         r = await client.get("/users/1/recommendations?exclude=nope")  # an unknown item, as in events: 404
         assert r.status_code == 404 and r.json()["detail"][0]["field"] == "exclude"
         assert r.json()["detail"][0]["value"] == "nope"

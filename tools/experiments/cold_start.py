@@ -24,19 +24,42 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from model.data.processed import save_processed
+from model.artifact import ModelArtifact, load_artifact
+from model.baselines.popularity import PopularityScorer
+from model.baselines.sasrec_artifact import load_sasrec
+from model.catalogue.assign import assign_codes
+from model.catalogue.edit import tokenizer_of
+from model.catalogue.encode import ItemEncoder, TextSpace
+from model.data.processed import load_processed, save_processed
 from model.data.records import InteractionDataset, Item
 from model.data.registry import load_builtin
+from model.data.split import EvalCase, leave_one_out
+from model.eval.generative import GenerativeScorer
+from model.eval.metrics import MetricReport, evaluate_scorer
+from model.eval.report import write_report
+from model.eval.scorer import Scorer
+from model.lm.smollm2 import load_causal_lm
+from model.lm.text_embed import item_texts
+from model.tokenizer.artifact import load_tokenizer
 from model.workdir import WorkDir
+from tools.benchmarks.report import cpu_model
 
 WARM_SUFFIX = "-warm"
+KS = (5, 10, 20)
+HISTORY = 50  # as `genrec evaluate`
+TEXT_HISTORY = 20  # items of the history the text-similarity profile averages
 
 
 def held_out_items(dataset: InteractionDataset, share: float, seed: int) -> list[int]:
@@ -87,6 +110,158 @@ def cold_items_file(work: WorkDir, dataset: str) -> Path:
     return work.root / "cold" / f"{dataset}.items.jsonl"
 
 
+class KnownItems:
+    """A scorer over the first `n_known` items of the index space (trained before the others existed): histories keep
+    only the items it knows, and a case with none left gets an empty ranking (a miss)."""
+
+    def __init__(self, inner: Scorer, n_known: int, name: str) -> None:
+        self.inner, self.n_known, self.name = inner, n_known, name
+
+    def rank(self, cases: Sequence[EvalCase], k: int, exclude_seen: bool) -> list[list[int]]:
+        known = []
+        for case in cases:
+            history = tuple(i for i in case.history if i < self.n_known)
+            seen = frozenset(i for i in case.seen if i < self.n_known)
+            target = case.target if case.target < self.n_known else -1
+            known.append(replace(case, history=history, seen=seen, target=target))
+        live = [i for i, c in enumerate(known) if c.history]
+        out: list[list[int]] = [[] for _ in cases]
+        for i, ranked in zip(live, self.inner.rank([known[i] for i in live], k, exclude_seen), strict=True):
+            out[i] = ranked
+        return out
+
+
+class TextSimilarity:
+    """Items nearest to the history by text: cosine between each item's text embedding and the mean of the last
+    `TEXT_HISTORY` history items' (unit) embeddings; the history's own items are never recommended."""
+
+    name = "text similarity"
+
+    def __init__(self, embeddings: np.ndarray) -> None:
+        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+        self.unit = torch.as_tensor(embeddings / np.maximum(norms, 1e-12), dtype=torch.float32)
+
+    def rank(self, cases: Sequence[EvalCase], k: int, exclude_seen: bool) -> list[list[int]]:
+        out = []
+        for start in range(0, len(cases), 512):
+            batch = cases[start : start + 512]
+            profiles = torch.stack([self.unit[list(c.history[-TEXT_HISTORY:])].mean(0) for c in batch])
+            scores = profiles @ self.unit.T
+            for row, case in enumerate(batch):
+                scores[row, list(case.seen - {case.target}) if exclude_seen else list(case.history)] = -torch.inf
+            out += scores.topk(k, dim=1).indices.tolist()
+        return out
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    work = WorkDir(args.work_dir)
+    full = load_builtin(args.dataset, args.data_dir, download_dir=work.download(args.dataset))
+    warm, _ = load_processed(work.dataset(args.dataset + WARM_SUFFIX))
+    models = [_model_spec(spec) for spec in args.model]
+    afters = {name: load_artifact(Path(after)) for name, _, after in models}
+    space = next(iter(afters.values()))
+    n_warm = space.state.trained_items
+    raw_ids = [it.raw_id for it in space.dataset.items]
+    if [it.raw_id for it in warm.items] != raw_ids[:n_warm]:
+        raise SystemExit("the extended artifacts' first items are not the warm dataset's items, in order")
+    for name, art in afters.items():
+        if [it.raw_id for it in art.dataset.items] != raw_ids:
+            raise SystemExit(f"{name}: its items are not in the same order as the other extended artifacts'")
+    index = {raw: i for i, raw in enumerate(raw_ids)}
+    if set(index) != {it.raw_id for it in full.items}:
+        raise SystemExit("the extended artifacts' catalogue is not the full dataset's")
+    eval_data = InteractionDataset(
+        full.name,
+        list(space.dataset.items),
+        full.user_ids,
+        [[index[full.items[i].raw_id] for i in seq] for seq in full.sequences],
+    )
+    cases = leave_one_out(eval_data, max_history=HISTORY).test
+    groups = {
+        "cold": [c for c in cases if c.target >= n_warm],
+        "warm": [c for c in cases if c.target < n_warm],
+    }
+    print(f"{len(cases)} test cases: {len(groups['cold'])} cold (target held out), {len(groups['warm'])} warm")
+    warm_split = leave_one_out(warm, max_history=HISTORY)
+    sasrec, _ = load_sasrec(work.sasrec(warm.name))
+    tokenizer_dir = tokenizer_of(space)
+    assert tokenizer_dir is not None, "the extended artifact records no tokenizer folder"
+    lm = load_causal_lm(tokenizer_dir / "lm")
+    text = TextSpace(lm.model, lm.tokenizer, item_texts(warm.items))
+    scorers: list[tuple[Scorer, tuple[str, ...]]] = [
+        (PopularityScorer.fit(warm_split.train, len(raw_ids)), ("cold", "warm")),
+        (KnownItems(sasrec, n_warm, "sasrec"), ("cold", "warm")),
+        (TextSimilarity(text.embed(item_texts(eval_data.items))), ("cold", "warm")),
+    ]
+    for name, before, after in models:
+        scorers.append(
+            (KnownItems(GenerativeScorer.from_artifact(Path(before)), n_warm, f"lm {name}, before"), ("warm",))
+        )
+        scorers.append((GenerativeScorer.from_artifact(Path(after), name=f"lm {name}, after"), ("cold", "warm")))
+    reports: list[MetricReport] = []
+    for scorer, which in scorers:
+        for group in which:
+            for exclude_seen in (False, True) if group == "cold" else (False,):
+                rep = evaluate_scorer(
+                    scorer, groups[group], dataset=f"{full.name} {group}", split="test", exclude_seen=exclude_seen,
+                    ks=KS,
+                )  # fmt: skip
+                rule = "seen removed" if exclude_seen else "seen kept"
+                m = rep.metrics
+                print(f"{rep.model:<34} {group:<5} {rule:<13} R@10 {m['recall@10']:.4f} N@10 {m['ndcg@10']:.4f}")
+                reports.append(rep)
+    agreement = _code_agreement(afters, text, warm)
+    json_path, md_path = write_report(reports, work.reports(), "cold-start")
+    extra = {
+        "cpu": cpu_model(),
+        "when": time.strftime("%F %T"),
+        "items": {"warm": n_warm, "cold": len(raw_ids) - n_warm},
+        "cases": {g: len(c) for g, c in groups.items()},
+        "code_methods": {name: _methods(art) for name, art in afters.items()},
+        "text_to_code_agreement_on_trained_items": agreement,
+    }
+    (work.reports() / "cold-start.meta.json").write_bytes(orjson.dumps(extra, option=orjson.OPT_INDENT_2))
+    print(orjson.dumps(extra, option=orjson.OPT_INDENT_2).decode())
+    print(f"written: {json_path} {md_path}")
+
+
+def _model_spec(spec: str) -> tuple[str, str, str]:
+    name, _, paths = spec.partition("=")
+    before, _, after = paths.partition(":")
+    if not (name and before and after):
+        raise SystemExit(f"--model {spec!r}: expected NAME=BEFORE_ARTIFACT:AFTER_ARTIFACT")
+    return name, before, after
+
+
+def _methods(artifact: ModelArtifact) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for added in artifact.state.added:
+        counts[added.method] = counts.get(added.method, 0) + 1
+    return counts
+
+
+def _code_agreement(afters: dict[str, ModelArtifact], text: TextSpace, warm: InteractionDataset) -> dict[str, Any]:
+    """How often the text route gives a trained item its own code's first levels (codes from text, nearest
+    codeword per level, no collision handling), per model's tokenizer and text map."""
+    out: dict[str, Any] = {}
+    for name, art in afters.items():
+        folder = tokenizer_of(art)
+        assert folder is not None
+        trained = load_tokenizer(folder / "quantizer")
+        true = art.codes.codes[: art.state.trained_items]
+        for text_map in ("projection", "fitted"):
+            if text_map == "projection" and trained.model.projection is None:
+                continue
+            encoder = ItemEncoder(trained, true, text, text_map)  # type: ignore[arg-type]
+            codes = assign_codes(
+                encoder.from_text(item_texts(warm.items)), encoder.codebooks, np.empty((0, true.shape[1]))
+            )
+            out[f"{name} / {text_map}"] = {
+                f"levels 1..{n}": round(float((codes[:, :n] == true[:, :n]).all(axis=1).mean()), 4) for n in (1, 2)
+            }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="step", required=True)
@@ -98,11 +273,14 @@ def main() -> None:
         p.add_argument("--seed", type=int, default=0)
         if name == "split":
             p.add_argument("--share", type=float, default=0.05, help="share of the items held out")
+        else:
+            p.add_argument("--model", action="append", required=True, help="NAME=BEFORE_ARTIFACT:AFTER_ARTIFACT")
     args = parser.parse_args()
+    torch.set_num_threads(int(os.environ.get("GENREC_THREADS", "1") or 1))
     if args.step == "split":
         split(args)
     else:
-        raise SystemExit("evaluate: not written yet")
+        evaluate(args)
 
 
 if __name__ == "__main__":
