@@ -89,3 +89,55 @@ def new_items(n: int, start: int = 0, embedding: bool = False) -> list[dict[str,
         else:
             rows.append({"id": f"new{i}", "title": f"{words[i % 10]} {words[(i * 3) % 10]} new", "brand": "acme"})
     return rows
+
+
+COPY_PROMPT = PromptConfig(max_history=5, head="", sep="", tail="", add_bos=True)  # bos + code tokens, as trained
+
+
+def save_copy_artifact(work: Path, tokenizer_dir: Path, name: str, steps: int = 200) -> Path:
+    """An artifact whose LM strongly implies the last item of a history: the tokenizer stage's tiny LM trained to
+    repeat the last code tuple of a prompt (bos + 1..5 tuples -> the last one again), tuples drawn from the WHOLE code
+    space, so it repeats any item's code, an item added after training included."""
+    import itertools
+
+    import torch
+
+    from model.codes.vocab import CodeVocab
+
+    data, _ = load_processed(WorkDir(work).dataset("toy"))
+    lm = load_causal_lm(tokenizer_dir / "lm")
+    codes = ItemCodes.load(tokenizer_dir)
+    vocab = CodeVocab.from_tokenizer(lm.tokenizer, codes.level_sizes)
+    space = np.array(list(itertools.product(*(range(s) for s in codes.level_sizes))))
+    paths = np.stack([vocab.token_ids[lv][space[:, lv]] for lv in range(codes.n_levels)], axis=1)
+    n = codes.n_levels
+    torch.manual_seed(0)
+    model = lm.model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    rng = np.random.default_rng(0)
+    for step in range(steps):
+        length = 1 + step % COPY_PROMPT.max_history  # histories of 1..max_history items, the last one repeated
+        picked = paths[rng.integers(0, len(paths), size=(64, length))].reshape(64, length * n)
+        bos = np.full((64, 1), lm.tokenizer.bos_token_id)
+        batch = torch.as_tensor(np.concatenate([bos, picked, picked[:, -n:]], axis=1))
+        logits = model(input_ids=batch[:, :-1]).logits[:, -n:]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, -n:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    counts = np.bincount([i for s in data.sequences for i in s], minlength=data.n_items)
+    folder = WorkDir(work).model("toy", name)
+    save_artifact(
+        folder,
+        model,
+        lm.tokenizer,
+        codes,
+        data,
+        "test",
+        np.argsort(-counts, kind="stable"),
+        base_lm="tiny",
+        prompt=COPY_PROMPT,
+        training={"codes": str(tokenizer_dir)},
+    )
+    return folder
