@@ -5,7 +5,8 @@ prompt from `case.history` exactly as serving does (`PromptBuilder` with the art
 the generator's top-k: every item is a real catalogue item, ranked by the sum of its code tokens' log-probabilities.
 The beam width is max(beam_width, k) (stated in `describe()` for reports). With `exclude_seen`, the search asks for
 k + |seen minus target| items (capped at the catalogue) and drops the seen ones, so the list still holds k items.
-`from_artifact(folder)` loads a saved model artifact. The model's weights are read at each call, so the trainer can
+`from_artifact(folder)` loads a saved model artifact onto `device` (default "auto": the GPU when CUDA is present,
+`model.lm.device`). The model's weights are read at each call, so the trainer can
 validate the model it is training. It knows nothing about training or metrics.
 """
 
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from model.artifact import PromptConfig, load_artifact
 from model.codes.item_codes import ItemCodes
 from model.codes.trie import CodeTrie
@@ -22,6 +25,7 @@ from model.codes.vocab import CodeVocab
 from model.data.split import EvalCase
 from model.eval.scorer import check_k
 from model.generate.hf_beam import HFBeamGenerator
+from model.lm.device import resolve_device
 from model.prompts import PromptBuilder
 
 
@@ -50,10 +54,17 @@ class GenerativeScorer:
 
     @classmethod
     def from_artifact(
-        cls, folder: Path, name: str | None = None, beam_width: int = 20, batch_size: int = 32, dtype: str = "float32"
+        cls,
+        folder: Path,
+        name: str | None = None,
+        beam_width: int = 20,
+        batch_size: int = 32,
+        dtype: str = "float32",
+        device: str = "auto",
     ) -> GenerativeScorer:
         artifact = load_artifact(folder)
         model, tokenizer, _ = artifact.load_lm(dtype)
+        model = model.to(torch.device(resolve_device(device)))  # type: ignore[arg-type]
         scorer = cls(
             name or f"lm:{folder.name}", model, tokenizer, artifact.codes, artifact.meta.prompt, beam_width, batch_size
         )
