@@ -11,7 +11,8 @@ the LM's top N and SASRec's top M candidates (`model.rank`). An empty history ge
 back to popularity); an unknown item index raises `UserError`. Histories are cut to the prompt's `max_history` for
 the LM and to SASRec's `max_len` for SASRec. `candidates(...)` exposes the fusion's candidate sets (to tune it; a
 `sasrec` given to the constructor is used instead of the artifact's, e.g. before the artifact holds one).
-`popular(k, exclude)` is the fallback list. `dtype="auto"` runs bf16 only on bf16-native hardware (model.lm.dtype).
+`popular(k, exclude)` is the fallback list. `dtype="auto"` runs bf16 only on bf16-native hardware (model.lm.dtype);
+`device="auto"` puts the transformers backend's LM on the GPU when CUDA is present (model.lm.device).
 This module knows nothing about Redis, HTTP or users.
 """
 
@@ -24,6 +25,7 @@ from model.baselines.sasrec import SASRecScorer
 from model.codes.trie import CodeTrie
 from model.errors import UserError
 from model.generate import Backend, Generator, ScoredItem, make_generator, resolve_backend
+from model.lm.device import resolve_device
 from model.lm.dtype import resolve_dtype
 from model.prompts import PromptBuilder
 from model.rank.candidates import CandidateBuilder
@@ -42,6 +44,7 @@ class Recommender:
         exclude_seen: bool = True,
         ranking: RankingConfig | None = None,
         sasrec: SASRecScorer | None = None,
+        device: str = "auto",
     ) -> None:
         self.artifact = artifact
         self.backend = resolve_backend(backend)
@@ -56,6 +59,7 @@ class Recommender:
             model, options["dtype"] = artifact.lm_dir, dtype
         else:
             model, tokenizer, vocab = artifact.load_lm(dtype)
+            model = model.to(resolve_device(device))  # type: ignore[arg-type]  # the GPU when CUDA is present
             options["batch_size"] = batch_size
             if tokenizer.pad_token_id is not None:
                 options["pad_token_id"] = int(tokenizer.pad_token_id)

@@ -1,14 +1,14 @@
 """Ranking models as `Scorer`s for evaluation: the LM being trained, and a saved artifact ranked as the product ranks.
 
 Contract: `GenerativeScorer(name, model, tokenizer, codes, prompt, beam_width)` ranks each `EvalCase` by building the
-prompt from `case.history` exactly as serving does (`PromptBuilder` with the artifact's `PromptConfig`) and taking
-the generator's top-k: every item is a real catalogue item, ranked by the sum of its code tokens' log-probabilities.
-The beam width is max(beam_width, k) (stated in `describe()` for reports). With `exclude_seen`, the case's seen items
-(minus its target) are banned inside the search, as the product bans a user's history, so the list still holds k
-items. The model's weights are read at each call, so the trainer can validate the model it is training.
-`RecommenderScorer(name, recommender)` ranks through `model.recommender.Recommender` (the LM alone or the artifact's
-fused ranking), i.e. through the very code refresh and the live path run, with the same banning. They know nothing
-about training or metrics.
+prompt from `case.history` exactly as serving does (`PromptBuilder` with the artifact's `PromptConfig`) and taking the
+generator's top-k: every item is a real catalogue item, ranked by the sum of its code tokens' log-probabilities. The
+beam width is max(beam_width, k) (stated in `describe()` for reports). With `exclude_seen`, the case's seen items (minus
+its target) are banned inside the search, as the product bans a user's history, so the list still holds k items. The
+model's weights are read at each call, so the trainer can validate the model it is training; `from_artifact(folder)`
+loads a saved artifact onto `device` (default "auto": the GPU when CUDA is present). `RecommenderScorer(name,
+recommender)` ranks through `model.recommender.Recommender` (the LM alone or the artifact's fused ranking), i.e. through
+the very code refresh and the live path run, with the same banning. They know nothing about training or metrics.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from model.artifact import PromptConfig, load_artifact
 from model.codes.item_codes import ItemCodes
 from model.codes.trie import CodeTrie
@@ -24,6 +26,7 @@ from model.codes.vocab import CodeVocab
 from model.data.split import EvalCase
 from model.eval.scorer import check_k, excluded
 from model.generate.hf_beam import HFBeamGenerator
+from model.lm.device import resolve_device
 from model.prompts import PromptBuilder
 from model.recommender import Recommender
 
@@ -53,10 +56,17 @@ class GenerativeScorer:
 
     @classmethod
     def from_artifact(
-        cls, folder: Path, name: str | None = None, beam_width: int = 20, batch_size: int = 32, dtype: str = "float32"
+        cls,
+        folder: Path,
+        name: str | None = None,
+        beam_width: int = 20,
+        batch_size: int = 32,
+        dtype: str = "float32",
+        device: str = "auto",
     ) -> GenerativeScorer:
         artifact = load_artifact(folder)
         model, tokenizer, _ = artifact.load_lm(dtype)
+        model = model.to(torch.device(resolve_device(device)))  # type: ignore[arg-type]
         scorer = cls(
             name or f"lm:{folder.name}", model, tokenizer, artifact.codes, artifact.meta.prompt, beam_width, batch_size
         )
