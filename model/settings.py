@@ -1,14 +1,15 @@
 """Process-wide settings: pydantic-settings objects read from the environment (prefix GENREC_) and validated once.
 
-Contract: `Settings` holds what every process shares (the jobs of the CLI and the service alike): where work goes,
-the seed, logging, the cache's Redis and key prefix, the Pushgateway. `ServiceSettings` extends it with what the
-HTTP service needs. Either constructor returns a fully validated object or raises a `ValidationError` naming the
-variable and its value; secrets (API keys, a Redis password) are `SecretStr` or masked in every message, so a failed
-start-up never prints them. CLI flags override the environment by passing keyword arguments. `as_env()` turns the
-shared part back into GENREC_* variables, so a process started from a command (uvicorn workers, `genrec serve`
-under `genrec demo`) sees exactly the values the command was given. Unsafe values are refused here (a missing
-artifact folder, a deadline of 0, an unknown user-id format or fallback source, production mode without an API
-key). It knows nothing about how the settings are used and no development paths.
+Contract: `Settings` holds what every process shares (the jobs of the CLI and the service alike): where work goes, the
+seed, logging, the cache's Redis and key prefix, the Pushgateway, and the seen-item rule the product serves
+(`exclude_seen`, on by default: a user is never recommended an item of their own history). `ServiceSettings` extends it
+with what the HTTP service needs. Either constructor returns a fully validated object or raises a `ValidationError`
+naming the variable and its value; secrets (API keys, a Redis password) are `SecretStr` or masked in every message, so a
+failed start-up never prints them. CLI flags override the environment by passing keyword arguments. `as_env()` turns the
+shared part back into GENREC_* variables, so a process started from a command (uvicorn workers, `genrec serve` under
+`genrec demo`) sees exactly the values the command was given. Unsafe values are refused here (a missing artifact folder,
+a deadline of 0, an unknown user-id format or fallback source, production mode without an API key). It knows nothing
+about how the settings are used and no development paths.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class Settings(BaseSettings):
     )
     cache_prefix: str = Field(default="rec", description="Prefix of every cache key (model/cache/keys.py).")
     pushgateway_url: str | None = Field(default=None, description="Prometheus Pushgateway for batch-job metrics.")
+    exclude_seen: bool = Field(
+        default=True,
+        description="Never recommend a user the items of their own history (refresh, live, fallback); "
+        "false for re-purchase domains.",
+    )
 
     @field_validator("redis_url")
     @classmethod

@@ -10,7 +10,7 @@ Layout, with the default root `runs/`:
     runs/models/<dataset>/<name>/              a model artifact (`genrec train`; model.artifact), e.g. lm-tiny
     runs/tokenizers/<dataset>/<label>/         a tokenizer stage (`genrec train-tokenizer`), e.g. tiny, tiny-noalign
     runs/checkpoints/<dataset>/<name>/         training checkpoints of the artifact <name>
-    runs/reports/<dataset>-<split>-<rule>.json evaluation reports (+ .md beside them)
+    runs/reports/<dataset>-<split>-<rule>.json evaluation reports (+ .md); rule keep-seen, exclude-seen, both-rules
     runs/lm/<folder>/                          a base LM converted for training (e.g. SmolLM2 from its GGUF)
     runs/prometheus/                           Prometheus multiprocess files of a multi-worker service
 Every stage's folder ends with `META_FILE` (meta.json), written last, so its presence means the stage finished.
@@ -70,9 +70,9 @@ class WorkDir:
     def reports(self) -> Path:
         return self.root / "reports"
 
-    def report(self, dataset: str, split: str, exclude_seen: bool) -> Path:
-        """The JSON report of one evaluate run (its markdown twin has the same stem)."""
-        rule = "exclude-seen" if exclude_seen else "keep-seen"
+    def report(self, dataset: str, split: str, exclude_seen: bool | None) -> Path:
+        """The JSON report of one evaluate run (its markdown twin has the same stem); None: both rules."""
+        rule = "both-rules" if exclude_seen is None else "exclude-seen" if exclude_seen else "keep-seen"
         return self.reports() / f"{dataset}-{split}-{rule}.json"
 
     def base_lm(self, folder: str) -> Path:

@@ -56,7 +56,13 @@ def _load_generator(settings: ServiceSettings, artifact: object) -> tuple[ItemGe
 
         if settings.live_threads:
             torch.set_num_threads(settings.live_threads)
-        return Recommender(artifact, backend=settings.live_backend, dtype=settings.live_dtype), None  # type: ignore[arg-type]
+        recommender = Recommender(
+            artifact,  # type: ignore[arg-type]
+            backend=settings.live_backend,
+            dtype=settings.live_dtype,
+            exclude_seen=settings.exclude_seen,
+        )
+        return recommender, None
     except Exception as exc:  # the service still answers from the cache and popularity
         log.exception("live generator failed to load", error=repr(exc))
         return None, repr(exc)
@@ -85,7 +91,7 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
         log.warning("redis unreachable at start-up; serving popularity until it answers", error=repr(exc))
     live = LiveRunner(settings.live_concurrency, settings.live_queue, settings.live_deadline_ms / 1000, metrics)
     chain = _chain(settings, Pages(catalogue), live, client, keys, metrics)
-    path = RecommendPath(catalogue, reader, version, chain, metrics)
+    path = RecommendPath(catalogue, reader, version, chain, metrics, exclude_seen=settings.exclude_seen)
     history = HistoryStore(sync_client, keys, max_events=settings.max_events_kept)
     log.info(
         "service ready",

@@ -11,7 +11,7 @@ the model's weights.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -28,6 +28,7 @@ class Catalogue:
     removed: frozenset[int]  # item indices never shown (taken out of the catalogue)
     model_version: str
     created_at: int  # the artifact's creation time: what a popularity answer reports as generated_at
+    _seen: dict[str, frozenset[int]] = field(default_factory=dict, repr=False)  # user -> seen items, built on first use
 
     @classmethod
     def from_artifact(cls, artifact: ModelArtifact) -> Catalogue:
@@ -50,3 +51,10 @@ class Catalogue:
     @property
     def n_items(self) -> int:
         return len(self.raw_ids)
+
+    def seen(self, user: str) -> frozenset[int]:
+        """The items of the user's dataset history (empty for a user the artifact does not know)."""
+        found = self._seen.get(user)
+        if found is None:
+            found = self._seen[user] = frozenset(self.user_sequences.get(user, ()))
+        return found

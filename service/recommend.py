@@ -4,7 +4,8 @@ Contract: `RecommendPath.answer(user, k, offset, exclude, generator)` makes ONE 
 list in the active version and their recorded events, together), builds the request's `Lookup`, and returns the
 first answer of its chain of sources (the settings make the chain end with `popular`, which always answers):
 - a user the model has never seen and who has no recorded events has an empty history (the chain answers popular);
-- the items the user consumed (recorded events) join `exclude` as never shown;
+- the items the user consumed (recorded events) join `exclude` as never shown, and with `exclude_seen` (the
+  product's default) so do the items of their dataset history: no source shows a user what they already have;
 - a cached list is stale when the user's newest event is newer than the list's generated_at; a cached list that
   cannot be decoded, or names items beyond the catalogue, counts as no list;
 - Redis unreachable -> a lookup with nothing from Redis (the chain then answers from popularity), counted as a
@@ -41,6 +42,7 @@ class RecommendPath:
         version: ActiveVersion,
         chain: Sequence[AnswerSource],
         metrics: Metrics,
+        exclude_seen: bool = True,
     ) -> None:
         if not chain or chain[-1].name != "popular":
             raise ValueError(f"the source chain must end with popular, got {[s.name for s in chain]}")
@@ -49,6 +51,7 @@ class RecommendPath:
         self.version = version
         self.chain = tuple(chain)
         self.metrics = metrics
+        self.exclude_seen = exclude_seen
 
     async def answer(
         self, user: str, k: int, offset: int, exclude: frozenset[int], generator: ItemGenerator | None
@@ -75,6 +78,8 @@ class RecommendPath:
         if len(events) != len(raw_events):
             log.warning("skipped unreadable history entries", user=user, skipped=len(raw_events) - len(events))
         hidden = exclude.union(event.item for event in events) if events else exclude
+        if self.exclude_seen and sequence:
+            hidden = hidden.union(self.catalogue.seen(user))
         cached, cached_at = self._decode(user, blob)
         fresh = cached is not None and (not events or events[0].ts <= cached_at)
         if not fresh:

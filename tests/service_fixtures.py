@@ -61,15 +61,18 @@ class Cached:
 
 
 def fill_cache(client: redis.Redis, keys: KeySchema, model_version: str, version: str = "v1") -> dict[str, Cached]:
-    """A complete, active cache version with K=50 lists for CACHED_USERS, generated 100 s ago."""
+    """A complete, active cache version with K=50 lists for CACHED_USERS, generated 100 s ago; like refresh's lists,
+    none holds an item of the user's own dataset history."""
     store = CacheStore(client, keys)
     store.create_version(VersionMeta(version, model_version, "dh", k=50, created_at=int(time.time())))
     rng = np.random.default_rng(7)
     lists = {}
     stamp = int(time.time()) - 100
+    data = toy_dataset()
     with store.writer(version) as writer:
         for user in CACHED_USERS:
-            items = rng.permutation(N_ITEMS)[:50].tolist()
+            seen = set(data.sequences[data.user_ids.index(user)])
+            items = [int(i) for i in rng.permutation(N_ITEMS) if int(i) not in seen][:50]
             scores = sorted((-rng.uniform(0.1, 9.0, 50)).tolist(), reverse=True)
             writer.add(user, encode(items, scores, stamp))
             lists[user] = Cached(items, scores, stamp)

@@ -42,13 +42,20 @@ def test_recommender_ranks_like_the_generator(tmp_path: Path, setup: TinySetup) 
     folder, dataset = _save(tmp_path, setup)
     rec = Recommender(load_artifact(folder), backend="transformers", dtype="float32")  # as the generator below
     histories = [list(s) for s in dataset.sequences[:4]] + [[]]
-    got = rec.recommend(histories, k=7)
     builder = PromptBuilder(setup.tokenizer, setup.codes, setup.vocab, max_history=5)
-    expected = HFBeamGenerator(setup.model, setup.trie).top_k(builder.batch(histories[:4]), k=7)
+    search = HFBeamGenerator(setup.model, setup.trie)
+    # the product's default: a user's own history items are banned in the search, so the list still holds k items
+    got = rec.recommend(histories, k=7)
+    expected = search.top_k(builder.batch(histories[:4]), k=7, exclude=[set(h) for h in histories[:4]])
     assert [[s.item for s in r] for r in got[:4]] == [[s.item for s in r] for r in expected]
-    for a, b in zip(got[:4], expected, strict=True):
+    for a, b, h in zip(got[:4], expected, histories[:4], strict=True):
         np.testing.assert_allclose([s.score for s in a], [s.score for s in b], atol=1e-4)
+        assert len(a) == 7 and not {s.item for s in a} & set(h)
     assert got[4] == []
+    # seen items kept (a re-purchase deployment): the plain search
+    kept = Recommender(load_artifact(folder), backend="transformers", dtype="float32", exclude_seen=False)
+    plain = search.top_k(builder.batch(histories[:4]), k=7)
+    assert [[s.item for s in r] for r in kept.recommend(histories, k=7)[:4]] == [[s.item for s in r] for r in plain]
     assert rec.popular(3, exclude={int(rec.artifact.popular[0])}) == [int(i) for i in rec.artifact.popular[1:4]]
 
 

@@ -6,6 +6,7 @@ untouched; every edit is a new version and the old one stays loadable."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,18 +14,23 @@ import numpy as np
 import orjson
 import pytest
 import redis
+import torch
 
-from model.artifact import load_artifact, read_artifact_meta
+from model.artifact import load_artifact, read_artifact_meta, set_ranking
+from model.baselines.sasrec import SASRec, SASRecConfig
+from model.baselines.sasrec_artifact import SASRecMeta, save_sasrec
 from model.cache.codec import decode
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore
+from model.catalogue.edit import remove_items
 from model.catalogue.state import STATE_FILE
 from model.codes.trie import CodeTrie
 from model.data.split import leave_one_out
 from model.errors import DataFormatError, UserError
 from model.eval.generative import GenerativeScorer
 from model.hashing import folder_hash
+from model.rank.config import Fusion, RankingConfig
 from model.recommender import Recommender
 from model.workdir import META_FILE
 from offline.cli import main
@@ -36,6 +42,11 @@ from tests.catalogue_fixtures import World, build_world, cli, items_file, new_it
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path_factory.mktemp("cat"))
+
+
+@pytest.fixture(scope="module")
+def copy_dir(world: World) -> Path:
+    return save_copy_artifact(world.work, world.tokenizer, "copy")
 
 
 def _add(artifact: Path, items: Path, *extra: str) -> Path:
@@ -151,8 +162,9 @@ def test_removed_items_are_never_generated_refreshed_or_evaluated(
 
     rec = Recommender(edited, backend="transformers", dtype="float32")
     histories = [list(s) for s in edited.dataset.sequences]
-    everything = rec.recommend(histories, k=n)
-    assert all(len(r) == n - 3 and removed.isdisjoint(s.item for s in r) for r in everything if r)
+    everything = rec.recommend(histories, k=n)  # every item it can give (the user's own history is not given)
+    for history, r in zip(histories, everything, strict=True):
+        assert len(r) == n - len(removed | set(history)) and removed.isdisjoint(s.item for s in r)
     assert removed.isdisjoint(rec.popular(n))
 
     job = RefreshJob(rec, CacheStore(redis_client, keys), HistoryStore(redis_client, keys), RefreshConfig(k=n - 3))
@@ -182,18 +194,19 @@ def test_removed_items_are_never_generated_refreshed_or_evaluated(
 
 
 def test_a_new_item_is_generated_refreshed_and_served(
-    world: World, tmp_path: Path, redis_client: redis.Redis, keys: KeySchema
+    copy_dir: Path, tmp_path: Path, redis_client: redis.Redis, keys: KeySchema
 ) -> None:
     """An LM trained (before the item existed) to repeat the last item of a history returns the new item for a
-    history ending with it: the trie, the prompt builder, the refresh and the service's catalogue all know it."""
-    copy = save_copy_artifact(world.work, world.tokenizer, "copy")
+    history ending with it (seen items kept, as a re-purchase deployment ranks): the trie, the prompt builder, the
+    refresh and the service's catalogue all know it."""
+    copy = copy_dir
     feed = items_file(tmp_path / "new.jsonl", new_items(3) + new_items(1, start=9, embedding=True))
     added = load_artifact(_add(copy, feed, "--out", str(tmp_path / "c")))
     n = load_artifact(copy).codes.n_items
-    rec = Recommender(added, backend="transformers", dtype="float32")
+    rec = Recommender(added, backend="transformers", dtype="float32", exclude_seen=False)  # may repeat the last item
     for new in range(n, n + 4):
         assert rec.recommend([[3, new]], k=3)[0][0].item == new  # any history ending with it
-    before = Recommender(load_artifact(copy), backend="transformers", dtype="float32")
+    before = Recommender(load_artifact(copy), backend="transformers", dtype="float32", exclude_seen=False)
     assert all(s.item < n for s in before.recommend([[3, 4]], k=n)[0])  # the old version cannot name them
 
     user = added.dataset.user_ids[0]
@@ -209,3 +222,31 @@ def test_a_new_item_is_generated_refreshed_and_served(
     assert orjson.loads(catalogue.fragments[n] + b"0}") == {"id": raw_new, "title": added.dataset.items[n].title,
                                                          "score": 0}  # fmt: skip
     assert (tmp_path / "c" / META_FILE).is_file()
+
+
+def test_a_fused_ranking_ranks_added_items_and_never_removed_ones(copy_dir: Path, tmp_path: Path) -> None:
+    """SASRec never saw an added item: it scores it at the uniform prior, reads only the items it knows from a
+    history, and proposes no removed item."""
+    fused = tmp_path / "fused"
+    shutil.copytree(copy_dir, fused)
+    n = load_artifact(fused).codes.n_items
+    torch.manual_seed(0)
+    cfg = SASRecConfig(n, max_len=10, hidden=16, layers=1, heads=1, dropout=0.1)
+    save_sasrec(tmp_path / "sasrec", SASRec(cfg).eval(), SASRecMeta(cfg, {}, "toy", "h", 0, 1, 1, {}))
+    both = Fusion("sum", 0.5)
+    set_ranking(fused, RankingConfig(both, both, lm_candidates=5, sasrec_candidates=10), tmp_path / "sasrec")
+    feed = items_file(tmp_path / "new.jsonl", new_items(2))
+    added = load_artifact(_add(fused, feed, "--out", str(tmp_path / "added")))
+    rec = Recommender(added, backend="transformers", dtype="float32", exclude_seen=False)
+    for new in (n, n + 1):
+        assert rec.recommend([[3, new]], k=3)[0][0].item == new
+        (cands,) = rec.candidates([[3, new]], 5)
+        assert cands.sasrec[list(cands.items).index(new)] == pytest.approx(-np.log(n))  # uniform: never seen
+    sasrec_top = [int(i) for i in rec.candidates([[3, 4]], 5)[0].items[5:][:3]]  # SASRec's own proposals
+    raw = [added.dataset.items[i].raw_id for i in sasrec_top]
+    edited = remove_items(added, raw, out=tmp_path / "removed")
+    assert edited is not None
+    rec = Recommender(load_artifact(edited.folder), backend="transformers", dtype="float32", exclude_seen=False)
+    (cands,) = rec.candidates([[3, 4]], 5)
+    assert set(sasrec_top).isdisjoint(cands.items.tolist())
+    assert set(sasrec_top).isdisjoint(s.item for s in rec.recommend([[3, 4]], k=n)[0])

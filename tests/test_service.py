@@ -30,6 +30,7 @@ from tests.service_fixtures import (
     running,
     save_toy_artifact,
     settings_for,
+    toy_dataset,
 )
 
 pytestmark = pytest.mark.anyio
@@ -83,10 +84,12 @@ async def test_cache_hit_serves_the_cached_list(artifact_dir: Path, redis_client
         r = await client.get("/users/1/recommendations", params={"k": 3, "exclude": hidden})
         assert [it["id"] for it in r.json()["items"]] == [raw(i) for i in (cached.items[1], *cached.items[3:5])]
 
-        # k beyond the cached K=50: completed from popularity, with null scores
+        # k beyond the cached K=50: completed from popularity, with null scores, never with the user's own items
         long = (await client.get("/users/1/recommendations", params={"k": 55})).json()["items"]
-        assert len(long) == 55 and long[49]["score"] is not None and long[50]["score"] is None
-        assert len({it["id"] for it in long}) == 55
+        seen = {raw(i) for i in toy_dataset().sequences[0]}
+        assert len(long) == min(55, N_ITEMS - len(seen)) and long[49]["score"] is not None
+        assert all(it["score"] is None for it in long[50:])
+        assert len({it["id"] for it in long}) == len(long) and not seen & {it["id"] for it in long}
 
         text = (await client.get("/metrics")).text
         assert metric_value(text, "genrec_cache_hits_total") == 4.0

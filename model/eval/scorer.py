@@ -4,7 +4,8 @@ Contract: `Scorer.rank(cases, k, exclude_seen)` returns, per case, the indices o
 the catalogue (full ranking, no sampled negatives), best first, without duplicates. When `exclude_seen` is true the
 items of `case.seen` are removed from the ranking except the case's target, which is never removed (RecBole's rule;
 the generative papers keep seen items, so both are offered and every report says which was used). A list may be
-shorter than k only when fewer than k items remain after removal. This module knows nothing about how scores are made.
+shorter than k only when fewer than k items remain after removal; `excluded(case, exclude_seen)` is that rule, the one
+place it is written. This module knows nothing about how scores are made.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class Scorer(Protocol):
         ...
 
 
+def excluded(case: EvalCase, exclude_seen: bool) -> frozenset[int]:
+    """The items the seen-item rule removes from this case's ranking: its seen items but the target, or none."""
+    return case.seen - {case.target} if exclude_seen else frozenset()
+
+
 def check_k(k: int, n_items: int) -> None:
     """Reject a cut-off that cannot be served; the message names the value and the range."""
     if not 1 <= k <= n_items:
@@ -42,10 +48,9 @@ def top_k_from_scores(scores: torch.Tensor, cases: Sequence[EvalCase], k: int, e
     cols: list[int] = []
     if exclude_seen:
         for r, case in enumerate(cases):
-            for item in case.seen:
-                if item != case.target:
-                    rows.append(r)
-                    cols.append(item)
+            for item in excluded(case, exclude_seen):
+                rows.append(r)
+                cols.append(item)
         if rows:
             scores[torch.tensor(rows), torch.tensor(cols)] = float("-inf")
     values, indices = torch.topk(scores, k, dim=1)

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from model.errors import UserError
 from model.tokenizer.config import TokenizerConfig
 from model.tokenizer.metrics import TokenizerMetrics
-from model.tokenizer.quantizer import AlignedRQVAE
+from model.tokenizer.quantizer import network_for
 from model.tokenizer.trainer import TrainedTokenizer
 
 WEIGHTS = "quantizer.safetensors"
@@ -47,8 +47,14 @@ def load_tokenizer(folder: Path) -> TrainedTokenizer:
             raise UserError(f"tokenizer folder {folder}: missing {name}")
     meta = json.loads((folder / META).read_text())
     config = TokenizerConfig.from_dict(meta["config"])
-    model = AlignedRQVAE(
-        meta["input_dim"], config.latent_dim, config.hidden_dims, config.levels, config.codebook_size, meta["lm_dim"]
+    model = network_for(
+        config.method,
+        meta["input_dim"],
+        config.latent_dim,
+        config.hidden_dims,
+        config.levels,
+        config.codebook_size,
+        meta["lm_dim"],
     )
     model.load_state_dict(load_file(str(folder / WEIGHTS)))
     model.eval()

@@ -1,11 +1,12 @@
 """Collision resolution: every item ends with its own code tuple.
 
-Contract: `resolve_collisions(latent, codebooks)` re-runs residual quantisation level by level under a capacity
-limit: at level l a codeword may take at most C ** (L-1-l) items of its prefix group (so at the last level, one).
-Items keep their nearest codeword whenever the limit allows; when a codeword is over-full the items nearest to it
-stay and the others move to their nearest codeword that still has room (their residuals for the deeper levels are
-then recomputed from the codeword they actually got). With n_items <= C ** L this always ends with all tuples
-distinct. It changes no codebook and knows nothing about training or the LM.
+Contract: `resolve_collisions(latent, codebooks)` re-runs residual quantisation level by level under a capacity limit:
+at level l a codeword may take at most C ** (L-1-l) items of its prefix group (so at the last level, one). Items keep
+their nearest codeword whenever the limit allows; when a codeword is over-full the items nearest to it stay and the
+others move to their nearest codeword that still has room (their residuals for the deeper levels are then recomputed
+from the codeword they actually got). With `initial` codes (e.g. balanced k-means assignments), an item prefers its
+initial codeword to its nearest one at every level as long as it kept its initial codes above. With n_items <= C ** L
+this always ends with all tuples distinct. It changes no codebook and knows nothing about training or the LM.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def assign_codes(latent: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
     return codes
 
 
-def resolve_collisions(latent: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
+def resolve_collisions(latent: np.ndarray, codebooks: np.ndarray, initial: np.ndarray | None = None) -> np.ndarray:
     n = latent.shape[0]
     levels, size, _ = codebooks.shape
     if n > size**levels:
@@ -32,15 +33,20 @@ def resolve_collisions(latent: np.ndarray, codebooks: np.ndarray) -> np.ndarray:
     residual = latent.astype(np.float64).copy()
     codes = np.zeros((n, levels), dtype=np.int64)
     group = np.zeros(n, dtype=np.int64)  # id of each item's prefix (codes of levels < l)
+    on_initial = np.ones(n, dtype=bool)  # items whose codes so far are their initial ones
     for level in range(levels):
         capacity = size ** (levels - 1 - level)
         dist = _sqdist(residual, books[level])
         assign = dist.argmin(axis=1)
+        if initial is not None:
+            assign = np.where(on_initial, initial[:, level], assign)
         key = group * size + assign
         _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
         crowded = counts[inverse] > capacity
         for members in _members_of(group, np.unique(group[crowded])):
-            assign[members] = _capacitated(dist[members], capacity)
+            assign[members] = _capacitated(dist[members], capacity, assign[members])
+        if initial is not None:
+            on_initial &= assign == initial[:, level]
         codes[:, level] = assign
         residual -= books[level][assign]
         _, group = np.unique(group * size + assign, return_inverse=True)
@@ -56,10 +62,11 @@ def _members_of(group: np.ndarray, wanted: np.ndarray) -> list[np.ndarray]:
     return np.split(idx, cuts) if idx.size else []
 
 
-def _capacitated(dist: np.ndarray, capacity: int) -> np.ndarray:
-    """Nearest codeword per row with at most `capacity` rows per codeword; len(dist) <= capacity * n_codes."""
+def _capacitated(dist: np.ndarray, capacity: int, start: np.ndarray | None = None) -> np.ndarray:
+    """Nearest codeword per row (or `start`'s) with at most `capacity` rows per codeword; len(dist) <= capacity x
+    n_codes."""
     dist = dist.copy()
-    assign = dist.argmin(axis=1)
+    assign = dist.argmin(axis=1) if start is None else start.copy()
     while True:
         counts = np.bincount(assign, minlength=dist.shape[1])
         over = np.flatnonzero(counts > capacity)

@@ -12,9 +12,13 @@ from typing import Any
 
 from model.errors import UserError
 
+METHODS = ("rq-vae", "rq-kmeans")
+
 
 @dataclass(frozen=True, slots=True)
 class TokenizerConfig:
+    method: str = "rq-vae"  # rq-vae: trained encoder + codebooks; rq-kmeans: residual k-means, no gradient training
+    balanced: bool = False  # rq-kmeans: equal-size clusters at every level (capacity ceil(n / C) per codeword)
     levels: int = 4  # L: code tokens per item (cascaded / residual codebooks)
     codebook_size: int = 256  # C: codewords per level
     latent_dim: int = 32  # width of the quantised latent
@@ -65,6 +69,10 @@ class TokenizerConfig:
                 raise UserError(f"tokenizer config: {name} must be >= 0, got {fvalue}")
         if any(h < 1 for h in self.hidden_dims):
             raise UserError(f"tokenizer config: hidden_dims must all be >= 1, got {self.hidden_dims}")
+        if self.method not in METHODS:
+            raise UserError(f"tokenizer config: method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.balanced and self.method != "rq-kmeans":
+            raise UserError("tokenizer config: balanced clusters are an rq-kmeans option")
 
     @property
     def capacity(self) -> int:

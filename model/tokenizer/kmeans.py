@@ -1,8 +1,9 @@
-"""Seeded k-means (k-means++ seeding, then Lloyd iterations) on a CPU tensor, for codebook initialisation.
+"""Seeded k-means (k-means++ seeding, then Lloyd iterations) on a CPU tensor, for codebooks.
 
 Contract: `kmeans(x, k, iters, generator)` returns k centroids (k × d) and is deterministic for a given generator
-state. With fewer distinct points than k, the extra centroids are copies of data points with tiny noise, so no
-centroid is empty-by-construction. It knows nothing about what the points are.
+state; `balanced_kmeans` also returns the assignment, with no cluster holding more than ceil(n / k) points. With
+fewer distinct points than k, the extra centroids are copies of data points with tiny noise, so no centroid is
+empty-by-construction. It knows nothing about what the points are.
 """
 
 from __future__ import annotations
@@ -47,3 +48,41 @@ def _plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Ten
         chosen.append(idx)
         dist = torch.minimum(dist, (x - x[idx]).pow(2).sum(1))
     return x[chosen].clone()
+
+
+def balanced_kmeans(
+    x: torch.Tensor, k: int, iters: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(centroids, assignment) with at most ceil(n / k) points per cluster: k-means++ seeding, then Lloyd iterations
+    whose assignment step is capacity-constrained (points in order of their distance to their nearest centroid, each
+    to the nearest cluster with room). Deterministic for a given generator state."""
+    x = x.detach().float()
+    n = x.shape[0]
+    if n <= k:
+        centroids = kmeans(x, k, iters, generator)
+        return centroids, torch.arange(n)
+    capacity = -(-n // k)
+    centroids = _plus_plus(x, k, generator)
+    assign = torch.zeros(n, dtype=torch.long)
+    for _ in range(max(1, iters)):
+        assign = balanced_assign(x, centroids, capacity)
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).to(x.dtype)
+        centroids = torch.where((counts == 0)[:, None], centroids, sums / counts.clamp_min(1)[:, None])
+    return centroids, balanced_assign(x, centroids, capacity)
+
+
+def balanced_assign(x: torch.Tensor, centroids: torch.Tensor, capacity: int) -> torch.Tensor:
+    """Each point's cluster, no cluster over `capacity`: the points most sure of their nearest centroid go first."""
+    dist = torch.cdist(x, centroids)
+    order = dist.min(dim=1).values.argsort()
+    room = torch.full((centroids.shape[0],), capacity, dtype=torch.long)
+    ranked = dist.argsort(dim=1)
+    assign = torch.empty(x.shape[0], dtype=torch.long)
+    for point in order.tolist():
+        for cluster in ranked[point].tolist():
+            if room[cluster] > 0:
+                room[cluster] -= 1
+                assign[point] = cluster
+                break
+    return assign

@@ -118,3 +118,12 @@ class AlignedRQVAE(nn.Module):
             raise ValueError("this tokenizer has no projection into an LM's space")
         with torch.no_grad():
             return [self.projection(self.quantizer.codebooks[level]) for level in range(self.quantizer.levels)]
+
+
+def network_for(method: str, input_dim: int, latent_dim: int, hidden_dims: tuple[int, ...], levels: int,
+                codebook_size: int, lm_dim: int | None) -> AlignedRQVAE:  # fmt: skip
+    """The network a tokenizer of `method` uses: rq-vae the configured MLPs; rq-kmeans quantises the standardised
+    input itself (one-layer encoder and decoder of the input's width, set to the identity by its trainer)."""
+    if method == "rq-kmeans":
+        return AlignedRQVAE(input_dim, input_dim, (), levels, codebook_size, lm_dim)
+    return AlignedRQVAE(input_dim, latent_dim, hidden_dims, levels, codebook_size, lm_dim)

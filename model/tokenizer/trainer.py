@@ -25,7 +25,7 @@ from model.tokenizer.collisions import assign_codes, collision_rate, max_items_p
 from model.tokenizer.config import TokenizerConfig
 from model.tokenizer.losses import cosine_loss, info_nce
 from model.tokenizer.metrics import TokenizerMetrics, codebook_usage, contrastive_probe, retrieval_accuracy
-from model.tokenizer.quantizer import AlignedRQVAE
+from model.tokenizer.quantizer import AlignedRQVAE, network_for
 
 
 class EpochReport(NamedTuple):
@@ -91,7 +91,8 @@ def train_tokenizer(
     gen = torch.Generator().manual_seed(config.seed)
     x = torch.as_tensor(collab, dtype=torch.float32)
     t = torch.as_tensor(text, dtype=torch.float32) if align and text is not None else None
-    model = AlignedRQVAE(
+    model = network_for(
+        config.method,
         x.shape[1],
         config.latent_dim,
         config.hidden_dims,
@@ -123,7 +124,7 @@ def train_tokenizer(
             mean = sums / max(steps, 1)
             on_epoch(EpochReport(epoch + 1, total, float(mean[0]), float(mean[1]), float(mean[2])))
     model.eval()
-    return _finish(model, x, collab, text, config, align)
+    return finish(model, x, collab, text, config, align)
 
 
 def _step_loss(
@@ -169,18 +170,20 @@ def _restart_dead_codes(model: AlignedRQVAE, x: torch.Tensor, gen: torch.Generat
 
 
 @torch.no_grad()
-def _finish(
+def finish(
     model: AlignedRQVAE,
     x: torch.Tensor,
     collab: np.ndarray,
     text: np.ndarray | None,
     config: TokenizerConfig,
     align: bool,
+    initial: np.ndarray | None = None,
 ) -> TrainedTokenizer:
+    """Resolve collisions (from `initial` codes when given, else the nearest codewords) and measure the result."""
     latent = model.encode(x).numpy().astype(np.float64)
     books = model.quantizer.codebooks.detach().numpy().astype(np.float64)
-    before = assign_codes(latent, books)
-    codes = resolve_collisions(latent, books)
+    before = assign_codes(latent, books) if initial is None else initial
+    codes = resolve_collisions(latent, books, initial)
     quantised = model.quantizer.lookup(torch.as_tensor(codes))
     recon = float(F.mse_loss(model.decoder(quantised), model.standardise(x)))
     utilisation, perplexity = codebook_usage(codes, config.codebook_size)
@@ -198,6 +201,8 @@ def _finish(
         note = "alignment off (--no-align): plain RQ-VAE"
     else:
         note = "alignment on"
+    if config.method == "rq-kmeans":
+        note = "RQ-KMeans; " + note.replace("plain RQ-VAE", "codes only").replace("on", "on (after the k-means)", 1)
     metrics = TokenizerMetrics(
         n_items=int(collab.shape[0]),
         levels=config.levels,

@@ -1,10 +1,11 @@
 """Batches: length-bucketed batch plans and padding of `Sample`s into tensors.
 
-Contract: `plan_batches(lengths, batch_size, rng)` splits sample indices into batches of at most `batch_size`,
-grouping similar lengths (shuffle, sort within chunks of 32 batches, shuffle the batch order) so padding stays small;
-the plan depends only on the lengths and the rng. `collate(samples, pad_id)` right-pads to the longest sample:
-`input_ids` (pad_id), `attention_mask` (0 on padding), `labels` and `negatives` (IGNORE on padding; `negatives` is
-None when no sample has any). `n_tokens` counts real tokens. It knows nothing about models or tasks.
+Contract: `plan_batches(lengths, batch_size, rng)` splits sample indices into batches of at most `batch_size`, grouping
+similar lengths (shuffle, sort within chunks of 32 batches, shuffle the batch order) so padding stays small; the plan
+depends only on the lengths and the rng. `collate(samples, pad_id)` right-pads to the longest sample: `input_ids`
+(pad_id), `attention_mask` (0 on padding), `labels` and `negatives` (IGNORE on padding; `negatives` is None when no
+sample has any). `n_tokens` counts real tokens; `Batch.to(device)` moves the tensors. It knows nothing about models or
+tasks.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ class Batch:
     labels: torch.Tensor  # (B, T) int64, IGNORE = no loss
     negatives: torch.Tensor | None  # (B, T) int64 or None
     n_tokens: int
+
+    def to(self, device: torch.device | str) -> Batch:
+        """The same batch on `device` (itself when it is already there)."""
+        if self.input_ids.device == torch.device(device):
+            return self
+        negs = self.negatives.to(device) if self.negatives is not None else None
+        ids, mask, labels = (t.to(device) for t in (self.input_ids, self.attention_mask, self.labels))
+        return Batch(ids, mask, labels, negs, self.n_tokens)
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:

@@ -2,13 +2,13 @@
 
 Contract: `run_job(job)` splits the dataset leave-one-out, builds the LM (`presets.build_lm`), the task builders
 (`model.tasks.mixture`) and a validation scorer over a fixed random subsample of `eval_users` validation users
-(constrained beam search of width `beam`, Recall/NDCG at 5 and 10), trains with checkpoints in `checkpoint_dir`
-(resuming when `resume` and a checkpoint is there, else starting clean), and writes the artifact with
-`model.artifact.save_artifact`: the best-on-validation weights, the codes, a `PromptConfig` matching the sequential
-task's training format exactly (bos + history code tokens, no head/sep/tail, at most max_items - 1 items, the
-longest context a target had in training), and meta holding the dataset / codes hashes, the validation metrics
-(`valid_recall@10`, ...) and the training record (config, task notes, tokens/s, seconds). It returns a `JobResult`.
-The test split is never read. It knows nothing about the command line.
+(constrained beam search of width `beam`, Recall/NDCG at 5 and 10), trains on `device` (`model.lm.device`: the GPU when
+CUDA is present) with checkpoints in `checkpoint_dir` (resuming when `resume` and a checkpoint is there, else starting
+clean), and writes the artifact with `model.artifact.save_artifact`: the best-on-validation weights, the codes, a
+`PromptConfig` matching the sequential task's training format exactly (bos + history code tokens, no head/sep/tail, at
+most max_items - 1 items, the longest context a target had in training), and meta holding the dataset / codes hashes,
+the validation metrics (`valid_recall@10`, ...) and the training record (config, task notes, tokens/s, seconds). It
+returns a `JobResult`. The test split is never read. It knows nothing about the command line.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from model.data.records import InteractionDataset
 from model.data.split import leave_one_out
 from model.eval.generative import GenerativeScorer
 from model.eval.metrics import ranking_metrics
+from model.lm.device import resolve_device
 from model.logs import get_logger
 from model.tasks.base import TaskContext
 from model.tasks.mixture import MixtureConfig, build_tasks, epoch_samples
@@ -52,6 +53,7 @@ class TrainJob:
     eval_users: int = 500
     beam: int = 20
     seed: int = 0
+    device: str = "auto"  # where training runs (model.lm.device.resolve_device): the GPU when CUDA is present
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in the artifact's training meta
 
 
@@ -69,6 +71,8 @@ def run_job(job: TrainJob) -> JobResult:
     split = leave_one_out(data, max_history=job.mixture.max_items - 1)
     texts = [it.text(200) for it in data.items if it.title] if data.has_text else []
     lm = build_lm(job.preset, job.codes, job.tokenizer_dir, texts, seed=job.seed)
+    device = resolve_device(job.device)
+    lm.model.to(device)
     tok = lm.tokenizer
     bos = tok.bos_token_id
     ctx = TaskContext(tok, job.codes, lm.vocab, data.items, split.train, bos=bos, eos=tok.eos_token_id)
@@ -122,6 +126,7 @@ def run_job(job: TrainJob) -> JobResult:
             "history": result.history,
         },
         "seconds": round(time.perf_counter() - started, 1),
+        "device": device,
         **job.extra,
     }
     meta = save_artifact(

@@ -14,7 +14,9 @@ history) and reaches the same state an uninterrupted run would. `validate(model)
 (every `eval_every`); the `select` metric picks the best epoch, whose weights are kept in `best.pt` and loaded back at
 the end; `patience` epochs without improvement stop training; `max_minutes` stops at the next optimizer step (then
 validates once more if the current weights were never validated). `stop_after_steps` simulates a kill (tests). Progress
-(loss, tokens/s) goes to the log every `log_every` steps. It knows nothing about tasks, codes or artifacts.
+(loss, tokens/s) goes to the log every `log_every` steps. Batches go to the device of the model's parameters (bf16
+autocast on that device's type), so the caller chooses CPU or GPU by where it puts the model. It knows nothing about
+tasks, codes or artifacts.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from model.lm.device import autocast_device_type
 from model.logs import get_logger
 from model.tasks.base import IGNORE, Sample
 from model.train.checkpoint import load_best, load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
@@ -89,7 +92,7 @@ def batch_loss(
     keep = labels != IGNORE
     if negs is not None:
         keep = keep | (negs != IGNORE)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.autocast(autocast_device_type(batch.input_ids.device), dtype=torch.bfloat16, enabled=bf16):
         parts = _head_parts(model)
         if parts is not None:
             hidden = parts[0](input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
@@ -170,6 +173,7 @@ class Trainer:
         self.model = model
         self.config = config
         self.dir = checkpoint_dir
+        self.device = next(model.parameters()).device
         params = [p for p in model.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
@@ -243,7 +247,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         for b in range(st.batch, len(plan)):
             t0 = time.perf_counter()
-            batch = collate([samples[i] for i in plan[b]], pad_id)
+            batch = collate([samples[i] for i in plan[b]], pad_id).to(self.device)
             loss, ce, ul = batch_loss(self.model, batch, cfg.ul_weight, cfg.bf16, cfg.label_smoothing)
             (loss / cfg.grad_accum).backward()
             micro += 1

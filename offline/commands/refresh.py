@@ -64,7 +64,14 @@ def refresh(
     keys = settings.keys
     client = connect_redis(settings)
     loaded = load_artifact(artifact)
-    recommender = Recommender(loaded, backend=backend, dtype=dtype, beam_width=beam_width, batch_size=batch_size)  # type: ignore[arg-type]
+    recommender = Recommender(
+        loaded,
+        backend=backend,  # type: ignore[arg-type]
+        dtype=dtype,
+        beam_width=beam_width,
+        batch_size=batch_size,
+        exclude_seen=settings.exclude_seen,
+    )
     job = RefreshJob(recommender, CacheStore(client, keys), HistoryStore(client, keys), config)
     metrics = RunMetrics(mode, settings.pushgateway_url)
     try:

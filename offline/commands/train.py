@@ -7,9 +7,11 @@ random` trains without a tokenizer folder (random unique codes, named as such in
 textual, --no-query, --no-negatives, --sampler, --catalogue (adds a task). Writes the artifact to
 `<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-cat][-noneg]/` (or --out), checkpoints to
 `<work_dir>/checkpoints/<DATASET>/<the artifact folder's name>/` (so two runs with different --out never share one);
-`--resume` continues a killed run. Prints the validation metrics and the model version (the artifact's content hash)
-on stdout. `lm_scorer` is what `genrec evaluate --models lm:<name or
-folder>` uses to rank with a saved artifact. Bad inputs exit with code 2 and say what to run.
+`--resume` continues a killed run. Then, with `--ranking auto` (the default) and a SASRec trained on the same data
+(`WorkDir.sasrec(DATASET)`), the product's ranking is chosen on validation and stored in the artifact
+(`offline.commands.rank.tune_and_store`: the LM alone, or fused with SASRec when that ranks better); `--ranking lm`
+keeps the LM alone. Prints the validation metrics and the model version (the artifact's content hash) on stdout.
+Bad inputs exit with code 2 and say what to run.
 """
 
 from __future__ import annotations
@@ -19,12 +21,9 @@ from typing import Annotated, Any
 
 import typer
 
-from model.artifact import read_artifact_meta
-from model.catalogue.state import read_state
 from model.codes.item_codes import META_FILE as CODES_META_FILE
 from model.codes.item_codes import ItemCodes, random_item_codes
 from model.errors import UserError
-from model.eval.generative import GenerativeScorer
 from model.logs import get_logger
 from model.settings import Settings
 from model.tasks.mixture import MixtureConfig
@@ -33,6 +32,7 @@ from model.tokenizer.build import read_meta as read_tokenizer_meta
 from model.train.pipeline import TrainJob, run_job
 from model.train.presets import PRESETS, get_preset
 from model.workdir import META_FILE
+from offline.commands.rank import print_trials, tune_and_store
 from offline.common import apply_threads, load_dataset, settings_of
 
 log = get_logger(__name__)
@@ -108,6 +108,13 @@ def train(
     eval_users: Annotated[int, typer.Option(min=1, help="Validation users sampled for model selection.")] = 500,
     beam: Annotated[int, typer.Option(min=1, help="Beam width of validation generation.")] = 20,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint.")] = False,
+    ranking: Annotated[
+        str,
+        typer.Option(help="auto: choose LM alone or fused with SASRec on validation (needs a SASRec); lm: LM alone."),
+    ] = "auto",
+    tune_users: Annotated[
+        int | None, typer.Option(min=1, help="Validation users the ranking is chosen on (default all).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Artifact folder. Default: <work_dir>/models/DATASET/lm-...")] = None,
 ) -> None:
     """Fine-tune an LM on the alignment-task mixture and save the model artifact."""
@@ -117,6 +124,8 @@ def train(
     apply_threads(settings)
     if sampler not in KINDS:
         raise typer.BadParameter(f"{sampler!r} is not one of {', '.join(KINDS)}", param_hint="--sampler")
+    if ranking not in ("auto", "lm"):
+        raise typer.BadParameter(f"{ranking!r} is not auto or lm", param_hint="--ranking")
     chosen = get_preset(preset, bf16, code_init)
     overrides: dict[str, Any] = {"seed": settings.seed}
     for key, value in (
@@ -197,27 +206,12 @@ def train(
         f"best epoch {result.train.best_epoch}"
     )
     typer.echo(f"tokens/s     {result.train.tokens_per_s:.0f}")
-    typer.echo(f"artifact     {target}\nversion      {result.meta.version}")
-
-
-def lm_scorer(
-    settings: Settings, dataset: str, content_hash: str, spec: str, beam_width: int = 20
-) -> tuple[GenerativeScorer, dict[str, Any]]:
-    """A saved artifact as a Scorer: `spec` is a folder, or a name under <work_dir>/models/<dataset>/ (lm- optional)."""
-    candidates = [Path(spec), settings.workdir.model(dataset, spec), settings.workdir.model(dataset, f"lm-{spec}")]
-    folder = next((c for c in candidates if (c / META_FILE).is_file()), None)
-    if folder is None:
-        raise UserError(f"no model artifact {spec!r} (looked in {', '.join(map(str, candidates))}); run `genrec train`")
-    scorer = GenerativeScorer.from_artifact(folder, name=f"lm:{spec}", beam_width=beam_width)
-    meta = read_artifact_meta(folder)
-    trained_on = read_state(folder, scorer.codes.n_items, meta.dataset_hash).trained_dataset  # not items added later
-    if content_hash not in (meta.dataset_hash, trained_on):
-        raise UserError(f"the model in {folder} was trained on other data; run `genrec train {dataset}` again")
-    extra = {
-        "version": meta.version[:16],
-        "beam_width": f"max({beam_width}, K)",
-        "base_lm": meta.base_lm,
-        "codes": meta.training.get("codes"),
-        "tasks": meta.training.get("tasks"),
-    }
-    return scorer, extra
+    version = result.meta.version
+    sasrec = settings.workdir.sasrec(data.name)
+    if ranking == "auto" and (sasrec / META_FILE).is_file():
+        picked, results, version = tune_and_store(settings, data.name, target, sasrec, users=tune_users)
+        print_trials(results)
+        typer.echo(f"ranking      seen removed: {picked.seen_removed.describe()}; kept: {picked.seen_kept.describe()}")
+    elif ranking == "auto":
+        typer.echo(f"ranking      LM alone (no SASRec in {sasrec} to fuse with: run `genrec train-sasrec {data.name}`)")
+    typer.echo(f"artifact     {target}\nversion      {version}")

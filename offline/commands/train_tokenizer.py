@@ -2,8 +2,10 @@
 
 Contract: reads the processed dataset `<work_dir>/data/<DATASET>/` (from `genrec prepare`) and the collaborative
 item embeddings (default: SASRec's `item_embeddings.npy` in `WorkDir.sasrec(DATASET)`, one row per item), embeds the
-items' text in the base LM's space (when the dataset has text), trains the aligned residual quantiser and writes the
-artifact folder `WorkDir.tokenizer(DATASET, <LM>[-noalign])` (see `model.tokenizer.build`). It prints the
+items' text in the base LM's space (when the dataset has text), trains the aligned residual quantiser (`--method
+rq-vae`, model.tokenizer.trainer) or fits residual k-means codes and aligns after them (`--method rq-kmeans`,
+model.tokenizer.rq_kmeans) and writes the artifact folder `WorkDir.tokenizer(DATASET, <LM>[-rqkmeans][-noalign])`
+(see `model.tokenizer.build`). It prints the
 metrics and the artifact's hash on stdout; progress goes to stderr. Missing inputs and bad options exit with code 2
 and a message saying what to run or change. It knows nothing about how the embeddings or the LM were trained.
 """
@@ -27,8 +29,9 @@ from model.lm.text_embed import item_texts, text_embeddings
 from model.logs import get_logger
 from model.progress import progress
 from model.tokenizer.build import TokenizerInputs, write_artifact
-from model.tokenizer.config import TokenizerConfig
+from model.tokenizer.config import METHODS, TokenizerConfig
 from model.tokenizer.metrics import TokenizerMetrics
+from model.tokenizer.rq_kmeans import train_rq_kmeans
 from model.tokenizer.trainer import EpochReport
 from model.tokenizer.trainer import train_tokenizer as fit
 from offline.common import apply_threads, settings_of
@@ -43,7 +46,13 @@ def train_tokenizer(
     lm: Annotated[str, typer.Option(help="Base LM: tiny, smollm2-135m, or a local HF model folder.")] = SMOLLM2_NAME,
     levels: Annotated[int, typer.Option(min=1, help="Code levels L (tokens per item).")] = 4,
     codebook_size: Annotated[int, typer.Option(min=2, help="Codewords per level C.")] = 256,
-    no_align: Annotated[bool, typer.Option("--no-align", help="Plain RQ-VAE: no alignment loss (ablation).")] = False,
+    no_align: Annotated[bool, typer.Option("--no-align", help="No alignment loss (ablation).")] = False,
+    method: Annotated[
+        str, typer.Option(help=f"Codes from a trained RQ-VAE, or from residual k-means: {', '.join(METHODS)}.")
+    ] = "rq-vae",
+    balanced: Annotated[
+        bool, typer.Option("--balanced", help="rq-kmeans: equal-size clusters at every level.")
+    ] = False,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs after the warm-up.")] = 150,
     warmup_epochs: Annotated[int, typer.Option(min=0, help="Auto-encoder epochs before k-means init.")] = 10,
     batch_size: Annotated[int, typer.Option(min=2, help="Items per step (and in-batch negatives).")] = 512,
@@ -54,13 +63,22 @@ def train_tokenizer(
         typer.Option(help="Item embeddings .npy (n_items x d). Default: <work_dir>/models/DATASET/sasrec/."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Artifact folder. Default: <work_dir>/tokenizers/DATASET/LM[-noalign]/.")
+        Path | None,
+        typer.Option(
+            help="Artifact folder. Default: <work_dir>/tokenizers/DATASET/LM[-rqkmeans[-balanced]][-noalign]/."
+        ),
     ] = None,
 ) -> None:
     """Train the alignment tokenizer and write codes + extended LM + meta."""
     settings = settings_of(ctx)
     apply_threads(settings)
+    if method not in METHODS:
+        raise typer.BadParameter(f"{method!r} is not one of {', '.join(METHODS)}", param_hint="--method")
+    if balanced and method != "rq-kmeans":
+        raise typer.BadParameter("--balanced needs --method rq-kmeans", param_hint="--balanced")
     config = TokenizerConfig(
+        method=method,
+        balanced=balanced,
         levels=levels,
         codebook_size=codebook_size,
         latent_dim=latent_dim,
@@ -84,13 +102,16 @@ def train_tokenizer(
     else:
         log.info("alignment off: dataset has no item text", dataset=dataset)
     with progress() as bar:
-        task = bar.add_task("tokenizer", total=config.warmup_epochs + config.epochs)
+        total = config.epochs if method == "rq-kmeans" else config.warmup_epochs + config.epochs
+        task = bar.add_task("tokenizer", total=total)
 
         def on_epoch(r: EpochReport) -> None:
             bar.update(task, completed=r.epoch, description=f"tokenizer loss {r.loss:.3f} recon {r.recon:.3f}")
 
-        trained = fit(collab, text, config, on_epoch=on_epoch)
-    label = lm_label(lm) + ("-noalign" if no_align else "")
+        train = train_rq_kmeans if method == "rq-kmeans" else fit
+        trained = train(collab, text, config, on_epoch=on_epoch)
+    kind = {"rq-vae": "", "rq-kmeans": "-rqkmeans"}[method] + ("-balanced" if balanced else "")
+    label = lm_label(lm) + kind + ("-noalign" if no_align else "")
     folder = out or settings.workdir.tokenizer(dataset, label)
     inputs = TokenizerInputs(
         dataset=dataset,

