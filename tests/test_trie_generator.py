@@ -14,6 +14,12 @@ from tests.conftest import make_tiny_setup
 from tests.generate_helpers import assert_same_ranking, random_prompts
 
 
+@pytest.fixture(autouse=True)
+def _csr_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These catalogues are small enough for every level to be held dense as well: make the steps read the CSR."""
+    monkeypatch.setattr("model.generate.beam.DENSE_LEVEL_ENTRIES", 0)
+
+
 @pytest.mark.parametrize(
     ("family", "attention", "seed"),
     [("qwen2", "shared_prefix", 0), ("llama", "shared_prefix", 1), ("qwen2", "generic", 2)],

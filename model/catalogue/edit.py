@@ -5,7 +5,8 @@ Contract:
   computed (an id already in the catalogue, an embedding of the wrong width, an item with neither text nor an
   embedding, text when the tokenizer has no text route: `DataFormatError` naming the file, line and field). A new
   item's code comes from its collaborative embedding when it has one, else from its text
-  (`model.catalogue.encode`), made collision-free by `model.catalogue.assign`; it takes the next item index. An id
+  (`model.catalogue.encode`), placed by `model.catalogue.assign` (`placement`: as a sibling of trained items, the
+  default, or freely) and collision-free; it takes the next item index. An id
   that was removed earlier is restored with its old index and code (no text needed). Added items join the end of
   the popularity list (they have no interactions yet).
 - `remove_items(artifact, ids, out)`: the items leave the trie and the popularity list; their index and code stay
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from model.artifact import ArtifactMeta, ModelArtifact, read_artifact_meta, save_derived_artifact
-from model.catalogue.assign import assign_codes
+from model.catalogue.assign import Placement, assign_codes
 from model.catalogue.encode import ItemEncoder, TextMap, TextSpace, TextUnavailableError
 from model.catalogue.items_file import EMBEDDING_KEY, ID_KEY, NewItem
 from model.catalogue.state import AddedItem, CatalogueState
@@ -76,6 +77,7 @@ def add_items(
     tokenizer_dir: Path | None,
     out: Path | None = None,
     text_map: TextMap = "auto",
+    placement: Placement = "sibling",
 ) -> EditResult:
     state = artifact.state
     index = {item.raw_id: item.index for item in artifact.dataset.items}
@@ -91,6 +93,7 @@ def add_items(
             raise item.error(f"already in the catalogue (item index {known}); remove it first to replace it", ID_KEY)
     new_codes = np.empty((0, artifact.codes.n_levels), dtype=np.int64)
     methods: list[str] = []
+    detail: dict[str, str] = {}
     if fresh:
         encoder = _encoder(artifact, state, tokenizer_dir, fresh, text_map)
         methods = _check_routes(fresh, encoder)
@@ -102,7 +105,8 @@ def add_items(
             latents[by_embedding] = encoder.from_embedding(rows)
         if by_text:
             latents[by_text] = encoder.from_text(item_texts([_as_item(fresh[i], 0) for i in by_text]))
-        new_codes = assign_codes(latents, encoder.codebooks, artifact.codes.codes)
+        new_codes = assign_codes(latents, encoder.codebooks, artifact.codes.codes, placement)
+        detail = {"placement": placement, "tokenizer": encoder.source}
     n = artifact.codes.n_items
     added = tuple(AddedItem(index[it.raw_id], it.raw_id, "restored") for it in restore) + tuple(
         AddedItem(n + i, it.raw_id, method) for i, (it, method) in enumerate(zip(fresh, methods, strict=True))
@@ -117,7 +121,7 @@ def add_items(
     popular = [*artifact.popular.tolist(), *(a.index for a in added)]
     restored = {a.index for a in added if a.method == "restored"}
     new_state = state.with_edit(
-        "add", len(added), artifact.version, int(time.time()), removed=state.removed - restored,
+        "add", len(added), artifact.version, int(time.time()), detail, removed=state.removed - restored,
         added=(*state.added, *added),
     )  # fmt: skip
     folder, meta, reused = _write(artifact, codes, dataset, popular, new_state, out)
@@ -161,6 +165,7 @@ def _encoder(
     text_map: TextMap,
 ) -> ItemEncoder:
     from model.tokenizer.artifact import load_tokenizer
+    from model.tokenizer.build import read_meta as read_tokenizer_meta
 
     folder = tokenizer_dir or tokenizer_of(artifact)
     if folder is None:
@@ -185,7 +190,9 @@ def _encoder(
 
         lm = load_causal_lm(folder / LM_DIR)
         text = TextSpace(lm.model, lm.tokenizer, item_texts(trained_items))
-    return ItemEncoder(trained, trained_codes, text, text_map)
+    encoder = ItemEncoder(trained, trained_codes, text, text_map, existing_codes=artifact.codes.codes)
+    encoder.source = read_tokenizer_meta(folder).content_hash if (folder / META_FILE).is_file() else str(folder)
+    return encoder
 
 
 def _check_routes(fresh: Sequence[NewItem], encoder: ItemEncoder) -> list[str]:

@@ -7,10 +7,11 @@ Contract: `ItemEncoder` maps new items into the quantiser's latent space, where 
 - `from_text(texts)`: the item text embedded by the text encoder the tokenizer was aligned to (`TextSpace`: the
   tokenizer stage's LM, IDF over the trained catalogue's texts, `model.lm.text_embed`), then into latent space by
   the text map:
-  - `projection`: the least-squares inverse of the alignment projection (the linear map from the latent to the LM's
-    space that training tied to item text). Among all latents, its direction is the one whose projection has the
-    highest cosine with the text embedding (the quantity the alignment loss trains); its length is the median
-    length of the trained items' quantised latents. Only a tokenizer trained with the alignment loss has one.
+  - `projection`: retrieval through the alignment projection (the linear map from the latent to the LM's space that
+    training tied to item text): the quantised latent of the existing item (`existing_codes`: every item that has a
+    code) whose projection has the highest cosine with the text embedding, the quantity the alignment loss trains
+    and its retrieval metric reads. The new item is then placed beside that item. Only a tokenizer trained with the
+    alignment loss has a projection.
   - `fitted`: a ridge regression from the trained items' text embeddings to their quantised latents (with an
     intercept), fitted here: the text route for a tokenizer trained without the alignment loss.
   `auto` is `projection` when the tokenizer has one, else `fitted`.
@@ -34,6 +35,7 @@ from model.tokenizer.trainer import TrainedTokenizer
 TextMap = Literal["auto", "projection", "fitted"]
 TEXT_MAPS: tuple[str, ...] = ("auto", "projection", "fitted")
 RIDGE = 1e-2  # the fitted map's ridge, relative to the mean eigenvalue of the text embeddings' covariance
+RETRIEVAL_CHUNK = 65_536  # existing items projected at once by the projection route
 
 
 class TextUnavailableError(UserError):
@@ -58,19 +60,22 @@ class ItemEncoder:
         trained_codes: npt.NDArray[np.integer],
         text: TextSpace | None = None,
         text_map: TextMap = "auto",
+        existing_codes: npt.NDArray[np.integer] | None = None,
     ) -> None:
         if text_map not in TEXT_MAPS:
             raise UserError(f"text map must be one of {', '.join(TEXT_MAPS)}; got {text_map!r}")
         self.trained = trained
         self.text = text
+        self.source = ""  # which tokenizer this is (its content hash), for the record
         model = trained.model
         with torch.no_grad():
             self._quantised = model.quantizer.lookup(torch.as_tensor(np.array(trained_codes, dtype=np.int64)))
+        self._existing = np.array(trained_codes if existing_codes is None else existing_codes, dtype=np.int64)
         self.codebooks = model.quantizer.codebooks.detach().double().numpy()  # (L, C, latent)
         self.text_map: Literal["projection", "fitted"] = (
             ("projection" if model.projection is not None else "fitted") if text_map == "auto" else text_map
         )
-        self._map: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float | None] | None = None
+        self._map: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None  # the fitted map
 
     @property
     def input_dim(self) -> int:
@@ -104,30 +109,32 @@ class ItemEncoder:
         self.check_text()
         assert self.text is not None
         emb = self.text.embed(texts).astype(np.float64)
-        weight, bias, length = self._text_map()
-        z = emb @ weight + bias
-        if length is not None:
-            norms = np.linalg.norm(z, axis=1, keepdims=True)
-            z = np.where(norms > 0, z * (length / np.maximum(norms, 1e-12)), z)
-        return z
-
-    def _text_map(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float | None]:
-        """(d_lm, latent) weight, (latent,) bias and the length every latent is scaled to (None: as mapped)."""
+        if self.text_map == "projection":
+            return self._retrieve(emb)
         if self._map is None:
-            self._map = self._inverse_projection() if self.text_map == "projection" else self._fit()
-        return self._map
+            self._map = self._fit()
+        weight, bias = self._map
+        return emb @ weight + bias
 
-    def _inverse_projection(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float | None]:
-        projection = self.trained.model.projection
-        assert projection is not None
-        w = projection.weight.detach().double().numpy()  # (d_lm, latent): y = w @ z
-        pinv = np.linalg.pinv(w)  # (latent, d_lm): the z whose w @ z is nearest to y
-        # one length for every item: the median of the trained items' quantised latents, so the first codebook
-        # sees vectors of the size it was trained on (the alignment loss is a cosine: it fixes only directions)
-        length = float(np.median(np.linalg.norm(self._quantised.double().numpy(), axis=1)))
-        return pinv.T, np.zeros(w.shape[1]), length
+    def _retrieve(self, emb: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The quantised latent of the existing item whose projection is nearest (cosine) to each text embedding."""
+        model = self.trained.model
+        assert model.projection is not None
+        text = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float32), dim=1)
+        best_score = torch.full((text.shape[0],), -torch.inf)
+        best = torch.zeros(text.shape[0], dtype=torch.long)
+        with torch.no_grad():
+            for start in range(0, self._existing.shape[0], RETRIEVAL_CHUNK):
+                codes = torch.as_tensor(self._existing[start : start + RETRIEVAL_CHUNK])
+                projected = torch.nn.functional.normalize(model.projection(model.quantizer.lookup(codes)), dim=1)
+                score, at = (text @ projected.T).max(dim=1)
+                better = score > best_score
+                best_score = torch.where(better, score, best_score)
+                best = torch.where(better, at + start, best)
+            chosen = torch.as_tensor(self._existing[best.numpy()])
+            return model.quantizer.lookup(chosen).double().numpy()
 
-    def _fit(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float | None]:
+    def _fit(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         assert self.text is not None
         x = self.text.embed(self.text.reference).astype(np.float64)
         y = self._quantised.double().numpy()
@@ -136,4 +143,4 @@ class ItemEncoder:
         gram = xc.T @ xc
         lam = RIDGE * max(float(np.trace(gram)) / gram.shape[0], 1e-12)
         weight = np.linalg.solve(gram + lam * np.eye(gram.shape[0]), xc.T @ yc)
-        return weight, my - mx @ weight, None
+        return weight, my - mx @ weight

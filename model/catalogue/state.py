@@ -8,7 +8,8 @@ Contract: an artifact folder without `catalogue.json` serves the catalogue it wa
     removed             sorted item indices taken out of the catalogue: never generated, never listed
     added               one record per added item: {"index", "id", "method"} (how its code was made, e.g.
                         "text:projection", "text:fitted", "embedding", or "restored" for a removed item re-added)
-    log                 one record per edit: {"op": "add"|"remove", "items", "parent" (the version edited), "at"}
+    log                 one record per edit: {"op": "add"|"remove", "items", "parent" (the version edited), "at"}, and
+                        for an addition how codes were placed ("placement") and the tokenizer's content hash
 Item indices never change and an item's code is never reused: a removed item keeps its index and code (so every
 list written by an older version still names the same items) and leaves the trie; an added item takes the next index.
 `read_state(folder, n_items, dataset_hash)` reads the file (or the implicit trained state) and checks it against
@@ -58,8 +59,10 @@ class CatalogueState:
         """Item indices in the catalogue (not removed), ascending."""
         return [i for i in range(n_items) if i not in self.removed]
 
-    def with_edit(self, op: str, items: int, parent: str, at: int, **changes: Any) -> CatalogueState:
-        entry = {"op": op, "items": items, "parent": parent, "at": at}
+    def with_edit(
+        self, op: str, items: int, parent: str, at: int, detail: dict[str, Any] | None = None, **changes: Any
+    ) -> CatalogueState:
+        entry = {"op": op, "items": items, "parent": parent, "at": at, **(detail or {})}
         return replace(self, log=(*self.log, entry), **changes)
 
     def to_json(self) -> bytes:

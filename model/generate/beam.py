@@ -24,16 +24,21 @@ import torch
 from model.codes.dense_trie import DenseCodeTrie
 from model.codes.trie import CodeTrie
 
+DENSE_LEVEL_ENTRIES = 1 << 17  # a compact trie's level with at most this many node x code entries is also held dense
+
 
 class TrieTables:
     """The trie's level token ids and child lists as torch tensors on one device.
 
     Two layouts, the trie's own: a compact `CodeTrie`'s CSR arrays (offsets, edge codes, leaf items; a step expands
     the beams' nodes to dense child rows, at most `max_degree` edges per node: the cost depends on the beam width and
-    the codebook size, not on the catalogue's), or a `DenseCodeTrie`'s tables (one gather). `children_of` and
-    `child` answer the same for both."""
+    the codebook size, not on the catalogue's; levels of at most `DENSE_LEVEL_ENTRIES` node x code entries, the first
+    ones, are held as dense rows as well), or a `DenseCodeTrie`'s tables (one gather). `children_of` and `child`
+    answer the same for both."""
 
-    def __init__(self, trie: CodeTrie | DenseCodeTrie, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, trie: CodeTrie | DenseCodeTrie, device: torch.device | str = "cpu", dense_entries: int | None = None
+    ) -> None:
         self.n_levels = trie.n_levels
         self.device = device
         self.token_ids = [torch.tensor(np.asarray(t), device=device) for t in trie.level_token_ids]
@@ -53,6 +58,13 @@ class TrieTables:
         self.edge_codes = [torch.tensor(_torch_friendly(e), device=device) for e in trie.edge_codes]
         self.leaf_items = torch.tensor(np.asarray(trie.leaf_items), device=device)
         self.steps = [torch.arange(d, device=device) for d in trie.max_degree]
+        # levels with few nodes (the first ones: at most C_0 x C_1 entries, whatever the catalogue) as dense rows too:
+        # their nodes have the most edges, where expanding CSR costs most, and the table stays small
+        self.small = {
+            level: torch.tensor(trie.children_of(level, np.arange(n)), device=device)
+            for level, n in enumerate(trie.n_nodes)
+            if n * self.sizes[level] <= (DENSE_LEVEL_ENTRIES if dense_entries is None else dense_entries)
+        }
 
     def _edges(self, level: int, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(..., D) edge indices of each node's edges (0 where past its degree) and their validity."""
@@ -71,6 +83,8 @@ class TrieTables:
         """(..., C_l) int64: entry c is the node (item at the last level) the code-c token leads to, or -1."""
         if self.dense is not None:
             return self.dense[level][nodes]
+        if level in self.small:
+            return self.small[level][nodes]
         edge, valid = self._edges(level, nodes)
         size = self.sizes[level]
         code = torch.where(valid, self.edge_codes[level][edge].long(), size)  # past the degree: a spare column
@@ -82,6 +96,8 @@ class TrieTables:
         """The node (item at the last level) each (node, code) pair leads to, or -1; `codes` in 0..C_l-1."""
         if self.dense is not None:
             return self.dense[level][nodes, codes]
+        if level in self.small:
+            return self.small[level][nodes, codes]
         edge, valid = self._edges(level, nodes)
         hit = valid & (self.edge_codes[level][edge].long() == codes[..., None])
         found = hit.any(-1)

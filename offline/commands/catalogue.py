@@ -4,6 +4,8 @@ Contract: `add --items FILE` reads new items (JSON lines: id, title, text fields
 `model.catalogue.items_file`), gives each a collision-free code from the tokenizer that made the artifact's codes
 (`--tokenizer`, default the one `genrec train` recorded): from its collaborative embedding when given, else from its
 text (`--text-map auto|projection|fitted`, see `model.catalogue.encode`); an item with neither is refused by name.
+`--placement sibling` (default) puts a new item under the nearest prefix trained items already have, so the LM
+generates it with them; `free` takes the nearest codeword at every level (`model.catalogue.assign`).
 `remove --ids A,B | --ids-file FILE` takes items out (sold out, banned): they leave the trie and the popularity
 list, so no refresh, live answer or evaluation shows them again. Both write a NEW artifact folder (`--out`, default
 `<artifact>@<version prefix>` beside it; see `model.catalogue.edit`) and print its folder and version; the source
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from model.catalogue.assign import PLACEMENTS
 from model.catalogue.encode import TEXT_MAPS
 from model.logs import get_logger
 
@@ -48,6 +51,9 @@ def add(
     text_map: Annotated[
         str, typer.Option(help="Text to codes: auto, projection (aligned tokenizer) or fitted (ridge).")
     ] = "auto",
+    placement: Annotated[
+        str, typer.Option(help="sibling (under existing prefixes, the default) or free (any branch).")
+    ] = "sibling",
     out: OutOpt = None,
 ) -> None:
     """Give new items codes and write a new artifact version that recommends them."""
@@ -57,11 +63,13 @@ def add(
 
     if text_map not in TEXT_MAPS:
         raise typer.BadParameter(f"{text_map!r} is not one of {', '.join(TEXT_MAPS)}", param_hint="--text-map")
+    if placement not in PLACEMENTS:
+        raise typer.BadParameter(f"{placement!r} is not one of {', '.join(PLACEMENTS)}", param_hint="--placement")
     if tokenizer is not None and not tokenizer.is_dir():
         raise typer.BadParameter(f"{str(tokenizer)!r} is not a folder", param_hint="--tokenizer")
     new = read_items_file(items)  # every line checked before the artifact is even read
     loaded = load_artifact(artifact)
-    result = add_items(loaded, new, tokenizer, out, text_map)  # type: ignore[arg-type]
+    result = add_items(loaded, new, tokenizer, out, text_map, placement)  # type: ignore[arg-type]
     methods = ", ".join(f"{n} from {m}" for m, n in sorted(result.methods.items()))
     typer.echo(f"added        {len(result.added)} items ({methods})")
     _print_version(result, loaded.version)

@@ -39,9 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from model.artifact import ModelArtifact, load_artifact
 from model.baselines.popularity import PopularityScorer
 from model.baselines.sasrec_artifact import load_sasrec
-from model.catalogue.assign import assign_codes
 from model.catalogue.edit import tokenizer_of
-from model.catalogue.encode import ItemEncoder, TextSpace
+from model.catalogue.encode import TextSpace
 from model.data.processed import load_processed, save_processed
 from model.data.records import InteractionDataset, Item
 from model.data.registry import load_builtin
@@ -52,7 +51,7 @@ from model.eval.report import write_report
 from model.eval.scorer import Scorer
 from model.lm.smollm2 import load_causal_lm
 from model.lm.text_embed import item_texts
-from model.tokenizer.artifact import load_tokenizer
+from model.recommender import Recommender
 from model.workdir import WorkDir
 from tools.benchmarks.report import cpu_model
 
@@ -199,8 +198,9 @@ def evaluate(args: argparse.Namespace) -> None:
         )
         scorers.append((GenerativeScorer.from_artifact(Path(after), name=f"lm {name}, after"), ("cold", "warm")))
     reports: list[MetricReport] = []
+    wanted = set(args.groups.split(","))
     for scorer, which in scorers:
-        for group in which:
+        for group in (g for g in which if g in wanted):
             for exclude_seen in (False, True) if group == "cold" else (False,):
                 rep = evaluate_scorer(
                     scorer, groups[group], dataset=f"{full.name} {group}", split="test", exclude_seen=exclude_seen,
@@ -210,7 +210,7 @@ def evaluate(args: argparse.Namespace) -> None:
                 m = rep.metrics
                 print(f"{rep.model:<34} {group:<5} {rule:<13} R@10 {m['recall@10']:.4f} N@10 {m['ndcg@10']:.4f}")
                 reports.append(rep)
-    agreement = _code_agreement(afters, text, warm)
+    why = {name: _why(art, groups["cold"]) for name, art in list(afters.items())[:1]} if "cold" in wanted else {}
     json_path, md_path = write_report(reports, work.reports(), "cold-start")
     extra = {
         "cpu": cpu_model(),
@@ -218,7 +218,8 @@ def evaluate(args: argparse.Namespace) -> None:
         "items": {"warm": n_warm, "cold": len(raw_ids) - n_warm},
         "cases": {g: len(c) for g, c in groups.items()},
         "code_methods": {name: _methods(art) for name, art in afters.items()},
-        "text_to_code_agreement_on_trained_items": agreement,
+        "placements": {name: [e.get("placement") for e in art.state.log] for name, art in afters.items()},
+        "where the LM puts cold targets": why,
     }
     (work.reports() / "cold-start.meta.json").write_bytes(orjson.dumps(extra, option=orjson.OPT_INDENT_2))
     print(orjson.dumps(extra, option=orjson.OPT_INDENT_2).decode())
@@ -240,26 +241,34 @@ def _methods(artifact: ModelArtifact) -> dict[str, int]:
     return counts
 
 
-def _code_agreement(afters: dict[str, ModelArtifact], text: TextSpace, warm: InteractionDataset) -> dict[str, Any]:
-    """How often the text route gives a trained item its own code's first levels (codes from text, nearest
-    codeword per level, no collision handling), per model's tokenizer and text map."""
-    out: dict[str, Any] = {}
-    for name, art in afters.items():
-        folder = tokenizer_of(art)
-        assert folder is not None
-        trained = load_tokenizer(folder / "quantizer")
-        true = art.codes.codes[: art.state.trained_items]
-        for text_map in ("projection", "fitted"):
-            if text_map == "projection" and trained.model.projection is None:
-                continue
-            encoder = ItemEncoder(trained, true, text, text_map)  # type: ignore[arg-type]
-            codes = assign_codes(
-                encoder.from_text(item_texts(warm.items)), encoder.codebooks, np.empty((0, true.shape[1]))
-            )
-            out[f"{name} / {text_map}"] = {
-                f"levels 1..{n}": round(float((codes[:, :n] == true[:, :n]).all(axis=1).mean()), 4) for n in (1, 2)
-            }
-    return out
+def _why(after: ModelArtifact, cold: Sequence[EvalCase], width: int = 100) -> dict[str, Any]:
+    """Where the LM puts a cold target (seen kept, beam `width`): how often the item it was placed beside (its
+    trained sibling, same first L-1 codes) is in the LM's top 10, the target's best rank, and how much less likely the
+    LM finds the target's last code than its best trained sibling's (natural log)."""
+    rec = Recommender(after, backend="transformers", dtype="float32", exclude_seen=False, beam_width=width)
+    n, codes = after.state.trained_items, after.codes.codes
+    by_prefix: dict[tuple[int, ...], list[int]] = {}
+    for i in range(n):
+        by_prefix.setdefault(tuple(codes[i, :-1].tolist()), []).append(i)
+    prompts = rec.prompts.batch([c.history for c in cold])
+    top = rec.generator.top_k(prompts, width)
+    siblings = [by_prefix.get(tuple(codes[c.target, :-1].tolist()), []) for c in cold]
+    scores = rec.generator.score(prompts, [[c.target, *sib] for c, sib in zip(cold, siblings, strict=True)])
+    in_top, ranks, gaps = 0, [], []
+    for case, found, sib, row in zip(cold, top, siblings, scores, strict=True):
+        items = [s.item for s in found]
+        in_top += any(i in sib for i in items[:10])
+        ranks.append(items.index(case.target) + 1 if case.target in items else None)
+        if sib:
+            gaps.append(row[0] - max(row[1:]))
+    ranked = [r for r in ranks if r is not None]
+    return {
+        "cases": len(cold),
+        "sibling in the LM's top 10": round(in_top / len(cold), 4),
+        f"target within the top {width}": round(len(ranked) / len(cold), 4),
+        "best target rank": min(ranked) if ranked else None,
+        "median log-prob gap to the best sibling": round(float(np.median(gaps)), 2) if gaps else None,
+    }
 
 
 def main() -> None:
@@ -275,6 +284,7 @@ def main() -> None:
             p.add_argument("--share", type=float, default=0.05, help="share of the items held out")
         else:
             p.add_argument("--model", action="append", required=True, help="NAME=BEFORE_ARTIFACT:AFTER_ARTIFACT")
+            p.add_argument("--groups", default="cold,warm", help="which test cases to rank: cold, warm or both")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("GENREC_THREADS", "1") or 1))
     if args.step == "split":

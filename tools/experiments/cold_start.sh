@@ -30,11 +30,20 @@ for variant in "" -noalign; do
     $GENREC --work-dir "$WORK" train "$W" --preset tiny --epochs "$EPOCHS" --eval-users 1000 "${flag[@]}" \
       --out "$WORK/models/$W/lm-tiny$variant"
 done
-for variant in "" -noalign; do
+for variant in "" -noalign; do  # codes from text: the projection when the tokenizer has one, else a fitted map
   have "$WORK/models/$W/lm-tiny$variant+cold" ||
     $GENREC --work-dir "$WORK" catalogue add --artifact "$WORK/models/$W/lm-tiny$variant" \
       --items "$WORK/cold/$D.items.jsonl" --out "$WORK/models/$W/lm-tiny$variant+cold"
 done
+have "$WORK/models/$W/lm-tiny+cold-fitted" ||  # the aligned codes, reached through the fitted map instead
+  $GENREC --work-dir "$WORK" catalogue add --artifact "$WORK/models/$W/lm-tiny" --text-map fitted \
+    --items "$WORK/cold/$D.items.jsonl" --out "$WORK/models/$W/lm-tiny+cold-fitted"
+have "$WORK/models/$W/lm-tiny+cold-free" ||  # placed freely (new branches) instead of beside trained items
+  $GENREC --work-dir "$WORK" catalogue add --artifact "$WORK/models/$W/lm-tiny" --placement free \
+    --items "$WORK/cold/$D.items.jsonl" --out "$WORK/models/$W/lm-tiny+cold-free"
+M="$WORK/models/$W"
 $PY tools/experiments/cold_start.py evaluate --work-dir "$WORK" --dataset "$D" \
-  --model "aligned=$WORK/models/$W/lm-tiny:$WORK/models/$W/lm-tiny+cold" \
-  --model "no alignment loss=$WORK/models/$W/lm-tiny-noalign:$WORK/models/$W/lm-tiny-noalign+cold"
+  --model "aligned codes, projection=$M/lm-tiny:$M/lm-tiny+cold" \
+  --model "aligned codes, projection, free placement=$M/lm-tiny:$M/lm-tiny+cold-free" \
+  --model "aligned codes, fitted map=$M/lm-tiny:$M/lm-tiny+cold-fitted" \
+  --model "codes without alignment, fitted map=$M/lm-tiny-noalign:$M/lm-tiny-noalign+cold"
