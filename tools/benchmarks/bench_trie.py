@@ -3,12 +3,13 @@
 Not a test. For each catalogue size (default 10k, 100k and 1M random unique items of 4 levels x 256) and each
 layout (`compact` = model.codes.trie.CodeTrie, `dense` = model.codes.dense_trie.DenseCodeTrie), one row:
 - bytes/item: the trie's arrays (`nbytes`) per item; for the dense layout its arrays only, so the per-node Python
-  objects (one dict entry and one small array per node) come on top: `rss MB` is the process's resident-set growth
-  over the build, which counts them;
+  objects (one dict entry and one small array per node) come on top: `alloc B/item` is what the build allocated and
+  kept, arrays and Python objects alike (tracemalloc, in a build of its own: tracing slows it down);
 - build s: wall time of `build` from the codes (best of --reps);
 - step us: one decoding step's trie work for a batch (--batch users x W beams), `model.generate.beam.select` on random
-  log-probabilities, averaged over the code levels of a full search (best of --reps); the cost the catalogue's size
-  could change (the LM's forward pass does not depend on it);
+  log-probabilities, averaged over the code levels of a full search (best of max(4 x --reps, 20) searches: it is
+  short, and the minimum filters a shared machine's noise); the cost the catalogue's size could change (the LM's
+  forward pass does not depend on it);
 - users/s @K: end-to-end constrained top-K generation with a tiny random Qwen2 (HFBeamGenerator, W = K, --users
   prompts of --history items, batch --batch), K in --ks (best of --reps).
 The step ratio columns compare each size with the smallest one in the same run. The dense layout is built only up to
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,16 @@ from tools.benchmarks.report import cpu_model, emit
 Trie = CodeTrie | DenseCodeTrie
 
 
-def rss_mb() -> float:
-    """The process's resident set now (Linux /proc/self/statm), in MB."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+def kept_bytes(build: Callable[[], Any]) -> int:
+    """Bytes allocated by `build` and still held by its result (tracemalloc: numpy arrays and Python objects)."""
+    gc.collect()
+    tracemalloc.start()
+    result = build()
+    gc.collect()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del result
+    return held
 
 
 def best(fn: Callable[[], Any], reps: int) -> tuple[float, Any]:
@@ -134,21 +141,14 @@ def main() -> None:
                 rows.append(row)
                 print(row, flush=True)
                 continue
+            build = lambda cls=cls, codes=codes: cls.build(codes, vocab)  # noqa: E731
+            row["alloc B/item"] = round(kept_bytes(build) / n, 1)
             gc.collect()
-            before = rss_mb()
-            build_s, trie = best(
-                lambda cls=cls, codes=codes: cls.build(codes, vocab), 1
-            )  # the RSS growth of the first build
-            row["rss MB"] = round(rss_mb() - before, 1)
-            if args.reps > 1:
-                del trie
-                gc.collect()
-                again, trie = best(lambda cls=cls, codes=codes: cls.build(codes, vocab), args.reps - 1)
-                build_s = min(build_s, again)
+            build_s, trie = best(build, args.reps)
             row["bytes/item"] = round(trie.nbytes / n, 1)
             row["build s"] = round(build_s, 3)
             for k in ks:
-                row[f"step us W={k}"] = round(step_us(trie, args.batch, k, args.reps, args.seed), 1)
+                row[f"step us W={k}"] = round(step_us(trie, args.batch, k, max(4 * args.reps, 20), args.seed), 1)
             for k in ks:
                 row[f"users/s @{k}"] = round(users_per_s(model, trie, prompts, k, args.batch, args.reps), 1)
             row["note"] = ""
@@ -164,7 +164,7 @@ def main() -> None:
             col = f"step us W={k}"
             if col in r and col in base.get(r["layout"], {}):
                 r[f"step vs {sizes[0]:,} W={k}"] = round(r[col] / base[r["layout"]][col], 2)
-    cols = ["items", "layout", "bytes/item", "rss MB", "build s"]
+    cols = ["items", "layout", "bytes/item", "alloc B/item", "build s"]
     cols += [f"step us W={k}" for k in ks] + [f"step vs {sizes[0]:,} W={k}" for k in ks]
     cols += [f"users/s @{k}" for k in ks] + ["note"]
     table = [{c: r.get(c, "") for c in cols} for r in rows]
