@@ -100,14 +100,18 @@ def test_train_with_distillation_end_to_end_and_bad_values(tmp_path: Path) -> No
     )
     result = run(
         "train", "toy", "--preset", "tiny", "--distill", "--distill-top", "3", "--epochs", "1",
-        "--eval-users", "5", "--fp32", "--ranking", "lm",
+        "--eval-users", "5", "--fp32", "--tune-users", "8",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "validation (8 users, seen removed); chosen by ndcg@10" in result.output  # --ranking auto: tuned
     from model.artifact import load_artifact
 
     artifact = load_artifact(WorkDir(work).model("toy", "lm-tiny-distill"))
     assert any(t.startswith("distill: on") for t in artifact.meta.training["tasks"])
     assert artifact.meta.training["teacher"] == str(WorkDir(work).sasrec("toy"))
+    selection = artifact.ranking.selection
+    assert selection["split"] == "valid" and selection["seen_removed"]["cases"] == 8  # type: ignore[index]
+    assert artifact.version in result.output  # the version printed is the one with the stored ranking
     assert meta.content_hash == artifact.meta.dataset_hash
     for args, words in (
         (["--distill-top", "0"], "--distill-top"),
