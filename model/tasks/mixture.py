@@ -1,12 +1,12 @@
 """The task mixture: which builders run, with what weight, and one epoch's shuffled samples.
 
-Contract: `MixtureConfig` names the switches (textual, query, catalogue, negatives, and the sampler kind) and the
-weights;
-`build_tasks(ctx, config)` returns the enabled builders plus a list of notes saying what was switched off and why
-(e.g. "textual: off (dataset has no item text)"), so a dataset without text runs only what it can and says so.
-`epoch_samples(tasks, weights, seed, epoch)` builds every task's samples from an rng seeded by (seed, epoch, task),
-keeps round(weight * n) of each (drawn without replacement; weight > 1 repeats), and shuffles them all together:
-the same (seed, epoch) always gives the same list. It knows nothing about models.
+Contract: `MixtureConfig` names the switches (textual, query, catalogue, negatives and the sampler kind, distill with
+its teacher's top items and prefixes per user) and the weights; `build_tasks(ctx, config, teacher)` returns the enabled
+builders (distillation needs the teacher's targets, `model.tasks.distill.teacher_targets`) plus a list of notes saying
+what was switched off and why (e.g. "textual: off (dataset has no item text)"), so a dataset without text runs only what
+it can and says so. `epoch_samples(tasks, weights, seed, epoch)` builds every task's samples from an rng seeded by
+(seed, epoch, task), keeps round(weight * n) of each (drawn without replacement; weight > 1 repeats), and shuffles them
+all together: the same (seed, epoch) always gives the same list. It knows nothing about models.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 from model.tasks import query, textual
 from model.tasks.base import Sample, TaskBuilder, TaskContext
 from model.tasks.catalogue import CatalogueTask
+from model.tasks.distill import DistillTask, TeacherTarget
 from model.tasks.negatives import NegativeSampler
 from model.tasks.query import QueryTask
 from model.tasks.sequential import SequentialTask
@@ -34,12 +35,17 @@ class MixtureConfig:
     sampler: str = "hard"  # uniform | popularity | hard
     max_items: int = 20  # items per sequential window (the generation prompt holds max_items - 1)
     stride: int | None = None  # window step; default max_items - 1 (windows share one item)
+    distill: bool = False  # SASRec's top predictions for training prefixes as extra targets (model.tasks.distill)
+    distill_top: int = 5  # the teacher's top items a target is drawn from
+    distill_prefixes: int = 2  # prefixes per user the teacher predicts after (the whole training sequence first)
     weights: Mapping[str, float] = field(
-        default_factory=lambda: {"sequential": 1.0, "textual": 0.2, "query": 0.3, "catalogue": 1.0}
+        default_factory=lambda: {"sequential": 1.0, "textual": 0.2, "query": 0.3, "catalogue": 1.0, "distill": 1.0}
     )
 
 
-def build_tasks(ctx: TaskContext, config: MixtureConfig) -> tuple[list[TaskBuilder], list[str]]:
+def build_tasks(
+    ctx: TaskContext, config: MixtureConfig, teacher: Sequence[TeacherTarget] | None = None
+) -> tuple[list[TaskBuilder], list[str]]:
     notes: list[str] = []
     sampler = None
     if config.negatives:
@@ -65,6 +71,16 @@ def build_tasks(ctx: TaskContext, config: MixtureConfig) -> tuple[list[TaskBuild
         else:
             tasks.append(make())
             notes.append(f"{name}: on (weight {config.weights.get(name, 1.0)})")
+    if not config.distill:
+        notes.append("distill: off (switched off)")
+    elif not teacher:
+        notes.append("distill: off (no teacher targets)")
+    else:  # last, so the other tasks keep their rng streams
+        tasks.append(DistillTask(ctx, teacher, config.max_items))
+        notes.append(
+            f"distill: on (weight {config.weights.get('distill', 1.0)}, {len(teacher)} prefixes, the teacher's top "
+            f"{config.distill_top})"
+        )
     return tasks, notes
 
 

@@ -2,19 +2,22 @@
 
 Contract: `run_job(job)` splits the dataset leave-one-out, builds the LM (`presets.build_lm`), the task builders
 (`model.tasks.mixture`) and a validation scorer over a fixed random subsample of `eval_users` validation users
-(constrained beam search of width `beam`, Recall/NDCG at 5 and 10), trains on `device` (`model.lm.device`: the GPU when
-CUDA is present) with checkpoints in `checkpoint_dir` (resuming when `resume` and a checkpoint is there, else starting
-clean), and writes the artifact with `model.artifact.save_artifact`: the best-on-validation weights, the codes, a
-`PromptConfig` matching the sequential task's training format exactly (bos + history code tokens, no head/sep/tail, at
-most max_items - 1 items, the longest context a target had in training), and meta holding the dataset / codes hashes,
-the validation metrics (`valid_recall@10`, ...) and the training record (config, task notes, tokens/s, seconds). It
-returns a `JobResult`. The test split is never read. It knows nothing about the command line.
+(constrained beam search of width `beam`, Recall/NDCG at 5 and 10, under the product's seen-item rule unless
+`valid_exclude_seen` is off), distillation targets from `teacher` when the mixture asks for them, trains on `device`
+(`model.lm.device`: the GPU when CUDA is present) with checkpoints in `checkpoint_dir` (resuming when `resume` and a
+checkpoint is there, else starting clean), and writes the artifact with `model.artifact.save_artifact`: the
+best-on-validation weights, the codes, a `PromptConfig` matching the sequential task's training format exactly (bos +
+history code tokens, no head/sep/tail, at most max_items - 1 items, the longest context a target had in training), and
+meta holding the dataset / codes hashes, the validation metrics (`valid_recall@10`, ...) and the training record
+(config, task notes, tokens/s, seconds). It returns a `JobResult`. The test split is never read. It knows nothing about
+the command line.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,14 +25,17 @@ from typing import Any
 import numpy as np
 
 from model.artifact import ArtifactMeta, PromptConfig, save_artifact
+from model.baselines.sasrec_artifact import load_sasrec
 from model.codes.item_codes import ItemCodes
 from model.data.records import InteractionDataset
 from model.data.split import leave_one_out
+from model.errors import UserError
 from model.eval.generative import GenerativeScorer
 from model.eval.metrics import ranking_metrics
 from model.lm.device import resolve_device
 from model.logs import get_logger
 from model.tasks.base import TaskContext
+from model.tasks.distill import TeacherTarget, teacher_targets
 from model.tasks.mixture import MixtureConfig, build_tasks, epoch_samples
 from model.train.dropout import add_dropout
 from model.train.presets import Preset, build_lm
@@ -54,6 +60,8 @@ class TrainJob:
     beam: int = 20
     seed: int = 0
     device: str = "auto"  # where training runs (model.lm.device.resolve_device): the GPU when CUDA is present
+    teacher: Path | None = None  # the SASRec whose predictions the distillation task learns (mixture.distill)
+    valid_exclude_seen: bool = True  # seen-item rule of the validation that picks the best epoch (the product's)
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in the artifact's training meta
 
 
@@ -76,7 +84,7 @@ def run_job(job: TrainJob) -> JobResult:
     tok = lm.tokenizer
     bos = tok.bos_token_id
     ctx = TaskContext(tok, job.codes, lm.vocab, data.items, split.train, bos=bos, eos=tok.eos_token_id)
-    tasks, notes = build_tasks(ctx, job.mixture)
+    tasks, notes = build_tasks(ctx, job.mixture, _teacher(job, data.sequences, split.train))
     for note in notes:
         log.info("task", note=note)
     prompt = PromptConfig(max_history=job.mixture.max_items - 1, head="", sep="", tail="", add_bos=bos is not None)
@@ -89,7 +97,7 @@ def run_job(job: TrainJob) -> JobResult:
 
     def validate(_: Any) -> dict[str, float]:
         t0 = time.perf_counter()
-        metrics = ranking_metrics(cases, scorer.rank(cases, 10, exclude_seen=False), ks=(5, 10))
+        metrics = ranking_metrics(cases, scorer.rank(cases, 10, exclude_seen=job.valid_exclude_seen), ks=(5, 10))
         log.info("validated", users=len(cases), seconds=round(time.perf_counter() - t0, 1))
         return metrics
 
@@ -116,7 +124,14 @@ def run_job(job: TrainJob) -> JobResult:
         "mixture": {**asdict(job.mixture), "weights": dict(job.mixture.weights)},
         "tasks": notes,
         "config": job.preset.train.to_dict(),
-        "validation": {"users": len(cases), "of": len(valid), "beam_width": job.beam, "select": "ndcg@10"},
+        "validation": {
+            "users": len(cases),
+            "of": len(valid),
+            "beam_width": job.beam,
+            "select": "ndcg@10",
+            "seen": "removed" if job.valid_exclude_seen else "kept",
+        },
+        "teacher": str(job.teacher) if job.mixture.distill and job.teacher else None,
         "result": {
             "steps": result.steps,
             "epochs_done": result.epochs_done,
@@ -144,3 +159,20 @@ def run_job(job: TrainJob) -> JobResult:
     )
     log.info("artifact written", folder=str(job.out), version=meta.version[:16], **metrics)
     return JobResult(meta, result, notes, time.perf_counter() - started)
+
+
+def _teacher(
+    job: TrainJob, sequences: Sequence[Sequence[int]], train: Sequence[Sequence[int]]
+) -> list[TeacherTarget] | None:
+    """The distillation task's targets from the job's SASRec, or None when distillation is off."""
+    if not job.mixture.distill:
+        return None
+    if job.teacher is None:
+        raise UserError("distillation needs a teacher: pass a SASRec folder (genrec train --teacher)")
+    scorer, meta = load_sasrec(job.teacher)
+    if meta.config.n_items != job.codes.n_items:
+        raise UserError(f"the teacher in {job.teacher} ranks {meta.config.n_items} items, not {job.codes.n_items}")
+    held_out = [frozenset(int(i) for i in full[len(part) :]) for full, part in zip(sequences, train, strict=True)]
+    targets = teacher_targets(scorer, train, held_out, job.mixture.distill_top, job.mixture.distill_prefixes)
+    log.info("teacher targets", prefixes=len(targets), teacher=str(job.teacher))
+    return targets

@@ -65,6 +65,17 @@ PRESETS: dict[str, Preset] = {
         intermediate=768,
         bf16_default=False,
     ),
+    "medium": Preset(  # ~10M parameters in its decoder, TIGER's scale (~13M)
+        "medium",
+        "scratch",
+        TrainConfig(epochs=8, batch_size=32, lr=7e-4, warmup_steps=300, weight_decay=0.05, patience=3),
+        hidden=384,
+        layers=6,
+        heads=6,
+        kv_heads=2,
+        intermediate=1152,
+        bf16_default=False,
+    ),
     "smollm2-135m": Preset(
         "smollm2-135m",
         "smollm2-135m",

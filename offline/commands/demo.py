@@ -1,10 +1,11 @@
 """`genrec demo`: the product's main job end to end on a built-in dataset, one resumable step at a time.
 
 Contract: runs the same commands a user would run, in order, each one skipped when its output is already there
-(`--force` reruns them): prepare the dataset; train SASRec (the yardstick, and the collaborative embeddings);
-train the Alignment Tokenization over the tiny LM; fine-tune the tiny LM on the alignment tasks; evaluate
-Popularity, SASRec and the LM side by side; fill Redis with every user's top-K (full refresh); start the service,
-show example requests and their answers, and keep serving until Ctrl-C (`--no-keep-serving` stops after the
+(`--force` reruns them): prepare the dataset; train SASRec (the yardstick, and the collaborative embeddings); train the
+Alignment Tokenization over the tiny LM; fine-tune the tiny LM on the alignment tasks and choose the product's ranking
+on validation (the LM alone or fused with SASRec); evaluate Popularity, SASRec, the LM alone and the product's ranking
+side by side, seen items removed as the service serves; fill Redis with every user's top-K (full refresh); start the
+service, show example requests and their answers, and keep serving until Ctrl-C (`--no-keep-serving` stops after the
 examples). Its steps are listed in `_steps`. It knows nothing about how each step works.
 """
 
@@ -89,7 +90,9 @@ def _steps(ctx: typer.Context, opt: DemoOptions) -> list[Step]:
         Step(
             "evaluate",
             None,
-            lambda: evaluate.evaluate(ctx, opt.dataset, models=f"popularity,sasrec,lm:{artifact}"),
+            lambda: evaluate.evaluate(
+                ctx, opt.dataset, models=f"popularity,sasrec,lm:{artifact},rec:{artifact}", exclude_seen=True
+            ),
         ),
         Step("refresh (full)", None, lambda: refresh.refresh(ctx, artifact=artifact, mode="full", grace=0.5)),
         Step("serve", None, lambda: _serve(settings, artifact, opt)),

@@ -4,7 +4,8 @@ tokenizer stage's folder (`--tokenizer DIR`; default the first of `<work_dir>/to
 lm = the preset's base, then smollm2-135m, then tiny (codes aligned to a real LM's text space come first); `--no-
 align` picks the `-noalign` folder, the ablation of tokenization without the alignment loss). `--stand-in-codes
 random` trains without a tokenizer folder (random unique codes, named as such in the artifact). Task switches: --no-
-textual, --no-query, --no-negatives, --sampler, --catalogue (adds a task). Writes the artifact to
+textual, --no-query, --no-negatives, --sampler, --catalogue and --distill (add a task; --distill learns SASRec's top
+predictions for training prefixes, `model.tasks.distill`). Writes the artifact to
 `<work_dir>/models/<DATASET>/lm-<preset>[-noalign][-notext][-noquery][-cat][-noneg]/` (or --out), checkpoints to
 `<work_dir>/checkpoints/<DATASET>/<the artifact folder's name>/` (so two runs with different --out never share one);
 `--resume` continues a killed run. Then, with `--ranking auto` (the default) and a SASRec trained on the same data
@@ -78,6 +79,22 @@ def train(
         bool, typer.Option("--catalogue", help="Add the catalogue task (every item's code path; off by default).")
     ] = False,
     no_negatives: Annotated[bool, typer.Option("--no-negatives", help="Switch off negative sampling.")] = False,
+    distill: Annotated[
+        bool, typer.Option("--distill", help="Add SASRec's top predictions for training prefixes as extra targets.")
+    ] = False,
+    distill_weight: Annotated[float, typer.Option(min=0.0, max=10.0, help="Weight of the distillation task.")] = 1.0,
+    distill_top: Annotated[
+        int, typer.Option(min=1, max=100, help="The teacher's top items a target is drawn from.")
+    ] = 5,
+    distill_prefixes: Annotated[
+        int, typer.Option(min=1, max=20, help="Prefixes per user the teacher predicts after.")
+    ] = 2,
+    teacher: Annotated[
+        Path | None, typer.Option(help="--distill's SASRec folder. Default: <work_dir>/models/DATASET/sasrec/.")
+    ] = None,
+    valid_keep_seen: Annotated[
+        bool, typer.Option("--valid-keep-seen", help="Pick the best epoch with seen items kept (default: removed).")
+    ] = False,
     sampler: Annotated[str, typer.Option(help=f"Negative sampler: {', '.join(KINDS)}.")] = "hard",
     max_items: Annotated[int, typer.Option(min=2, help="Items per sequential window.")] = 20,
     epochs: Annotated[int | None, typer.Option(min=1, help="Override the preset's epochs.")] = None,
@@ -164,7 +181,14 @@ def train(
         negatives=not no_negatives,
         sampler=sampler,
         max_items=max_items,
+        distill=distill,
+        distill_top=distill_top,
+        distill_prefixes=distill_prefixes,
+        weights={**MixtureConfig().weights, "distill": distill_weight},
     )
+    teacher_dir = teacher or settings.workdir.sasrec(data.name)
+    if distill and not (teacher_dir / META_FILE).is_file():
+        raise UserError(f"--distill needs a trained SASRec in {teacher_dir}; run `genrec train-sasrec {data.name}`")
     name = f"lm-{chosen.name}" + "".join(
         s
         for s, on in (
@@ -173,6 +197,7 @@ def train(
             ("-noquery", no_query),
             ("-cat", catalogue),
             ("-noneg", no_negatives),
+            ("-distill", distill),
         )
         if on
     )
@@ -191,6 +216,8 @@ def train(
         eval_users=eval_users,
         beam=beam,
         seed=settings.seed,
+        teacher=teacher_dir if distill else None,
+        valid_exclude_seen=not valid_keep_seen,
         extra={
             "command": f"genrec train {dataset} --preset {preset}" + (" --no-align" if no_align else ""),
             "code_init": chosen.code_init,

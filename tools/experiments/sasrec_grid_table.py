@@ -3,6 +3,7 @@ the rule early stopping used), the best epoch, epochs run and training time; the
 NDCG@10 is marked. Reads the SASRec artifacts' meta.json under GRID/DATASET/NAME/.
 
     python tools/experiments/sasrec_grid_table.py runs/quality/sasrec-grid [--out grid.json]
+    python tools/experiments/sasrec_grid_table.py runs/quality/sasrec-grid --best amazon-beauty   # its folder
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("grid", type=Path, help="The grid folder (WORK/sasrec-grid).")
     parser.add_argument("--out", type=Path, default=None, help="JSON output path.")
+    parser.add_argument("--best", default=None, help="Print only this dataset's best configuration's folder.")
     args = parser.parse_args()
     if not args.grid.is_dir():
         parser.error(f"{args.grid} is not a folder")
+    if args.best is not None:
+        folders = [f for f in sorted((args.grid / args.best).iterdir()) if (f / META_FILE).is_file()]
+        if not folders:
+            parser.error(f"no trained configuration under {args.grid / args.best}")
+        print(max(folders, key=lambda f: read_meta(f).valid_metrics["ndcg@10"]))
+        return
     rows = []
     for dataset in sorted(p for p in args.grid.iterdir() if p.is_dir()):
         runs = [
