@@ -27,7 +27,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -241,6 +241,6 @@ def _write(
                 return target, read_artifact_meta(target), True
             raise UserError(f"{target} exists and is not this version; pass --out to choose another folder")
         os.replace(staging, target)
-        return target, replace(meta), False
+        return target, meta, False
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -7,11 +7,12 @@ layout (`compact` = model.codes.trie.CodeTrie, `dense` = model.codes.dense_trie.
   kept, arrays and Python objects alike (tracemalloc, in a build of its own: tracing slows it down);
 - build s: wall time of `build` from the codes (best of --reps);
 - step us: one decoding step's trie work for a batch (--batch users x W beams), `model.generate.beam.select` on random
-  log-probabilities, averaged over the code levels of a full search (best of max(4 x --reps, 20) searches: it is
-  short, and the minimum filters a shared machine's noise); the cost the catalogue's size could change (the LM's
-  forward pass does not depend on it);
+  log-probabilities, averaged over the code levels of a full search; the cost the catalogue's size could change (the
+  LM's forward pass does not depend on it);
 - users/s @K: end-to-end constrained top-K generation with a tiny random Qwen2 (HFBeamGenerator, W = K, --users
-  prompts of --history items, batch --batch), K in --ks (best of --reps).
+  prompts of --history items, batch --batch), K in --ks.
+Timings are the best of --reps rounds, interleaved: each round times every catalogue and layout once (step: the best
+of 4 searches), so the load of a shared machine falls on all rows alike.
 The step ratio columns compare each size with the smallest one in the same run. The dense layout is built only up to
 --dense-max items (its last-level table alone is n_items x 256 x 4 bytes); above that its row says what the tables
 would take and is not measured. On a small shared CPU pass --threads 1 (see bench_generate.py).
@@ -90,11 +91,14 @@ def step_us(trie: Trie, batch: int, width: int, reps: int, seed: int) -> float:
     return min(search() for _ in range(reps)) * 1e6
 
 
-def users_per_s(model: Any, trie: Trie, prompts: list[list[int]], k: int, batch: int, reps: int) -> float:
-    gen = HFBeamGenerator(model, trie, beam_width=k, dtype="float32", batch_size=batch)  # type: ignore[arg-type]
-    gen.top_k(prompts[:batch], k)  # warm-up
-    seconds, _ = best(lambda: gen.top_k(prompts, k), reps)
-    return len(prompts) / seconds
+def generator(model: Any, trie: Trie, k: int, batch: int) -> HFBeamGenerator:
+    return HFBeamGenerator(model, trie, beam_width=k, dtype="float32", batch_size=batch)  # type: ignore[arg-type]
+
+
+def users_per_s(gen: HFBeamGenerator, prompts: list[list[int]], k: int) -> float:
+    start = time.perf_counter()
+    gen.top_k(prompts, k)
+    return len(prompts) / (time.perf_counter() - start)
 
 
 def dense_table_bytes(compact: CodeTrie) -> int:
@@ -126,6 +130,7 @@ def main() -> None:
     model = tiny_causal_lm(len(tokenizer), family="qwen2", seed=args.seed)
     vocab: CodeVocab = add_code_tokens(model, tokenizer, levels, mean_resizing=False)
     rows: list[dict[str, Any]] = []
+    timed: list[tuple[dict[str, Any], Trie, list[list[int]]]] = []
     for n in sizes:
         codes: ItemCodes = random_item_codes(n, levels, seed=args.seed)
         rng = random.Random(args.seed)
@@ -147,17 +152,25 @@ def main() -> None:
             build_s, trie = best(build, args.reps)
             row["bytes/item"] = round(trie.nbytes / n, 1)
             row["build s"] = round(build_s, 3)
-            for k in ks:
-                row[f"step us W={k}"] = round(step_us(trie, args.batch, k, max(4 * args.reps, 20), args.seed), 1)
-            for k in ks:
-                row[f"users/s @{k}"] = round(users_per_s(model, trie, prompts, k, args.batch, args.reps), 1)
             row["note"] = ""
             if layout == "compact":
                 compact = trie
             rows.append(row)
+            timed.append((row, trie, prompts))
             print(row, flush=True)
-            del trie
-            gc.collect()
+    # the timings, interleaved: every round measures every catalogue and layout once, and each keeps its best, so a
+    # shared machine's load shifts them all alike instead of whichever row it happened to fall on
+    gens = {(id(row), k): generator(model, trie, k, args.batch) for row, trie, _ in timed for k in ks}
+    for row, _, prompts in timed:
+        for k in ks:
+            gens[id(row), k].top_k(prompts[: args.batch], k)  # warm-up
+    for _ in range(args.reps):
+        for row, trie, prompts in timed:
+            for k in ks:
+                step = step_us(trie, args.batch, k, 4, args.seed)
+                row[f"step us W={k}"] = round(min(step, row.get(f"step us W={k}", step)), 1)
+                speed = users_per_s(gens[id(row), k], prompts, k)
+                row[f"users/s @{k}"] = round(max(speed, row.get(f"users/s @{k}", speed)), 1)
     base = {r["layout"]: r for r in rows if r["items"] == sizes[0]}
     for r in rows:
         for k in ks:
