@@ -97,7 +97,7 @@ def _align(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total, steps = total + float(nce), steps + 1
+            total, steps = total + float(nce.detach()), steps + 1
         if on_epoch is not None:
             mean = total / max(steps, 1)
             on_epoch(EpochReport(epoch + 1, config.epochs, mean, 0.0, mean))
