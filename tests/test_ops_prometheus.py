@@ -111,6 +111,7 @@ def _service_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
         GENREC_LIVE_THREADS="1",
         GENREC_VERSION_REFRESH_S="0.2",
         GENREC_PROGRESS="0",
+        GENREC_USER_ID_MAX="9999",  # new users up to 9999 are served; 99999 is a garbage id (404)
         PYTHONPATH=str(REPO_ROOT),
         **extra,
     )
