@@ -13,8 +13,9 @@ and returns the meta. An artifact that `genrec catalogue add/remove` derived fro
 items added and removed since training; its data/ and codes/ hold the added items after the trained ones, and its
 SASRec (if any) still ranks the trained items only. `set_ranking(folder, ranking, sasrec)` stores a ranking (and the
 SASRec it needs) in an existing artifact, which then has a new version like after any other edit. `version` is
-`model.hashing.folder_hash` of every file but meta.json, so the same weights, codes, data, ranking and prompt always
-give the same version, and any edit gives a new one; it is the model version the cache and the service report.
+`model.hashing.folder_hash` of every file but meta.json and data/meta.json (they hold save times), so the same
+weights, codes, data, ranking and prompt always give the same version, and any edit gives a new one; it is the model
+version the cache and the service report.
 `load_artifact(folder)` checks the format, re-hashes the files and refuses a folder that does not match its meta, with
 a message naming the folder and what is wrong. Loading the LM itself (`load_lm`) is separate because it is the
 expensive part. This module knows nothing about training, Redis or HTTP.
@@ -48,9 +49,12 @@ from model.prompts import PromptTemplate
 from model.rank.config import LM_ONLY, RankingConfig
 from model.workdir import META_FILE
 
-FORMAT_VERSION = 2  # 2: the version is model.hashing.folder_hash (1 hashed paths and bytes without sizes)
+FORMAT_VERSION = 3  # 3: data/meta.json (its save time) is outside the version; 2: hashed it; 1: paths and bytes only
 LM_DIR, CODES_DIR, DATA_DIR, POPULAR_FILE = "lm", "codes", "data", "popular.npy"
 RANKING_FILE, SASREC_DIR = "ranking.json", "sasrec"
+# Files outside the version: the artifact's own meta and the dataset's, which record when they were written. The
+# dataset's content is still in the version through its items and sequences files.
+UNHASHED = (META_FILE, f"{DATA_DIR}/{META_FILE}")
 _DEFAULT_TEMPLATE = PromptTemplate()
 
 
@@ -177,7 +181,7 @@ def save_artifact(
     np.save(staging / POPULAR_FILE, ranked)
     _write_ranking(staging, ranking, sasrec)
     meta = ArtifactMeta(
-        version=folder_hash(staging, exclude=(META_FILE,)),
+        version=folder_hash(staging, exclude=UNHASHED),
         dataset=dataset.name,
         dataset_hash=dataset_meta.content_hash,
         codes_hash=codes.content_hash,
@@ -211,7 +215,7 @@ def set_ranking(folder: Path, ranking: RankingConfig, sasrec: Path | None = None
         sasrec = keep
     _write_ranking(staging, ranking, sasrec)
     shutil.rmtree(keep, ignore_errors=True)
-    new = replace(meta, version=folder_hash(staging, exclude=(META_FILE,)))
+    new = replace(meta, version=folder_hash(staging, exclude=UNHASHED))
     (staging / META_FILE).write_bytes(orjson.dumps(asdict(new), option=orjson.OPT_INDENT_2))
     _swap_in(staging, folder)
     return new
@@ -262,7 +266,7 @@ def load_artifact(folder: Path, verify: bool = True) -> ModelArtifact:
     for part in (LM_DIR, CODES_DIR, DATA_DIR, POPULAR_FILE):
         if not (folder / part).exists():
             raise UserError(f"model artifact {folder} is incomplete: {part} is missing")
-    if verify and (actual := folder_hash(folder, exclude=(META_FILE,))) != meta.version:
+    if verify and (actual := folder_hash(folder, exclude=UNHASHED)) != meta.version:
         raise DataFormatError(
             folder / META_FILE, f"artifact files do not match version {meta.version[:12]} (hash {actual[:12]})"
         )
@@ -317,7 +321,7 @@ def save_derived_artifact(
     write_state(staging, state)
     meta = replace(
         source.meta,
-        version=folder_hash(staging, exclude=(META_FILE,)),
+        version=folder_hash(staging, exclude=UNHASHED),
         dataset_hash=dataset_meta.content_hash,
         codes_hash=codes.content_hash,
         created_at=int(time.time()),

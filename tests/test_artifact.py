@@ -4,6 +4,7 @@ Recommender built from the loaded artifact ranking exactly like the generator on
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from model.artifact import PromptConfig, load_artifact, read_artifact_meta, save_artifact
@@ -36,6 +37,15 @@ def test_round_trip_and_version_is_content_hash(tmp_path: Path, setup: TinySetup
     assert art.meta.metrics == {"valid_ndcg@10": 0.1}
     again, _ = _save(tmp_path, setup, name="art2")  # same content, another folder, another time
     assert read_artifact_meta(again).version == art.version
+
+
+def test_version_does_not_depend_on_when_it_was_saved(tmp_path: Path, setup: TinySetup) -> None:
+    folder, _ = _save(tmp_path, setup)
+    data_meta = folder / "data" / "meta.json"  # the dataset's save time, written by save_processed
+    raw = orjson.loads(data_meta.read_bytes())
+    raw["created_at"] = "2001-01-01T00:00:00+00:00"  # as if saved in another second
+    data_meta.write_bytes(orjson.dumps(raw))
+    assert load_artifact(folder).version == read_artifact_meta(folder).version  # still verifies
 
 
 def test_recommender_ranks_like_the_generator(tmp_path: Path, setup: TinySetup) -> None:
