@@ -13,8 +13,6 @@ import redis
 import torch
 
 from model.artifact import RANKING_FILE, load_artifact, set_ranking
-from model.baselines.sasrec import SASRec, SASRecConfig
-from model.baselines.sasrec_artifact import SASRecMeta, save_sasrec
 from model.cache.codec import decode
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
@@ -30,7 +28,7 @@ from model.recommender import Recommender
 from offline.refresh.job import RefreshConfig, RefreshJob
 from tests.conftest import make_tiny_setup
 from tests.service_fixtures import N_ITEMS, running, settings_for, toy_dataset
-from tests.tiny_artifact import save_setup
+from tests.tiny_artifact import save_random_sasrec, save_setup
 
 pytestmark = pytest.mark.anyio
 FUSED = RankingConfig(
@@ -43,23 +41,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _sasrec(folder: Path, n_items: int, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    cfg = SASRecConfig(n_items, max_len=10, hidden=16, layers=1, heads=1, dropout=0.1)
-    model = SASRec(cfg).eval()
-    data = toy_dataset()
-    from model.data.processed import content_hash, serialize
-
-    meta = SASRecMeta(cfg, {}, data.name, content_hash(*serialize(data)), seed, 1, 1, {"ndcg@10": 0.0})
-    save_sasrec(folder, model, meta)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def fused_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("fused")
     save_setup(root / "artifact", make_tiny_setup(n_items=N_ITEMS, level_sizes=(4, 4, 4), seed=1), toy_dataset())
-    set_ranking(root / "artifact", FUSED, _sasrec(root / "sasrec", N_ITEMS))
+    set_ranking(root / "artifact", FUSED, save_random_sasrec(root / "sasrec", toy_dataset()))
     return root / "artifact"
 
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from model.artifact import ArtifactMeta, PromptConfig, save_artifact
+from model.baselines.sasrec import SASRec, SASRecConfig
+from model.baselines.sasrec_artifact import SASRecMeta, save_sasrec
 from model.codes.item_codes import random_item_codes
+from model.data.processed import content_hash, serialize
 from model.data.records import InteractionDataset, Item
 from model.lm.extend import add_code_tokens
 from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
@@ -64,3 +68,13 @@ def save_random_artifact(folder: Path, users: int, n_items: int, seed: int) -> I
         folder, model, tokenizer, codes, data, "bench", np.argsort(-counts), base_lm="tiny", prompt=PromptConfig()
     )
     return data
+
+
+def save_random_sasrec(folder: Path, dataset: InteractionDataset, seed: int = 0, max_len: int = 10) -> Path:
+    """A randomly initialised SASRec over `dataset`'s items saved at `folder` (what a fused ranking needs); returns
+    `folder`."""
+    torch.manual_seed(seed)
+    cfg = SASRecConfig(dataset.n_items, max_len=max_len, hidden=16, layers=1, heads=1, dropout=0.1)
+    meta = SASRecMeta(cfg, {}, dataset.name, content_hash(*serialize(dataset)), seed, 1, 1, {"ndcg@10": 0.0})
+    save_sasrec(folder, SASRec(cfg).eval(), meta)
+    return folder

@@ -4,7 +4,9 @@ Rows: (1) the cached path — our GET /users/{id}/recommendations (validation, o
 list and the user's events, decode, filter, JSON body, metrics) against `tools/benchmarks/baseline_app.py` (one redis-py
 GET, the raw bytes returned), both under uvicorn with the same worker count, `wrk -c64`, alternating runs;
 (2) the ratios (throughput ours/baseline, p99 ours/baseline); (3) the live path with the tiny model: every request a
-miss (no active version, write-back off), its latency percentiles, throughput and the share answered live.
+miss (no active version, write-back off), its latency percentiles, throughput and the share answered live, with the
+LM alone and with the fused ranking (a random SASRec; the union of both models' top 50 re-scored by the LM), and
+their ratio.
 It builds a tiny artifact, fills Redis under its own key prefix and removes what it wrote. Needs `wrk`
 (`apt-get install -y wrk`).
 
@@ -30,11 +32,13 @@ import numpy as np
 import orjson
 import redis
 
+from model.artifact import read_artifact_meta, set_ranking
 from model.cache.codec import encode_batch
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore, VersionMeta
+from model.rank.config import Fusion, RankingConfig
 from tests.faults.procs import free_port
-from tests.tiny_artifact import save_random_artifact
+from tests.tiny_artifact import save_random_artifact, save_random_sasrec
 from tools.benchmarks.report import emit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,8 +136,6 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         data = save_random_artifact(tmp / "artifact", args.users, args.items, seed=0)
-        from model.artifact import read_artifact_meta
-
         fill(client, keys, read_artifact_meta(tmp / "artifact").version, args.users, args.items)
         users_file = tmp / "users.txt"
         users_file.write_text("\n".join(data.user_ids) + "\n")
@@ -203,7 +205,12 @@ def main() -> None:
             }
         )
 
-        # live path: no active version under this prefix, write-back off: every request is a miss
+        # live path: no active version under this prefix, write-back off: every request is a miss. Once with the LM
+        # alone, once with the fused ranking (LM top-50 + SASRec top-50, the union scored by teacher forcing)
+        fused = tmp / "artifact-fused"
+        shutil.copytree(tmp / "artifact", fused)
+        both = Fusion("sum", 1.0)
+        set_ranking(fused, RankingConfig(seen_removed=both, seen_kept=both), save_random_sasrec(tmp / "sasrec", data))
         live_env = {
             **ours_env,
             "GENREC_CACHE_PREFIX": keys.prefix + "x",
@@ -211,18 +218,34 @@ def main() -> None:
             "GENREC_LIVE_DEADLINE_MS": "30000",
             "GENREC_LIVE_QUEUE": "64",
         }
-        port = free_port()
-        proc = start([*ours_cmd, "--port", str(port)], live_env, port, tmp / "live.log")
-        procs.append(proc)
-        wrk(port, "loadtest/users.lua", [str(users_file)], 1, args.live_connections, 3)
-        stats = wrk(port, "loadtest/users.lua", [str(users_file)], 1, args.live_connections, args.duration)
-        src = sources(port)
-        stats["sources"] = src
-        live_row = row(f"ours live (tiny model, -c{args.live_connections})", stats)
-        live_row["live_share"] = round(src.get("live", 0.0) / max(1.0, sum(src.values())), 3)
-        rows.append(live_row)
-        stop(proc)
-        procs.remove(proc)
+        live_runs: dict[str, dict[str, Any]] = {}
+        for name, artifact in (("LM alone", tmp / "artifact"), ("fused with SASRec", fused)):
+            cmd = [
+                *ours_cmd[: ours_cmd.index("--artifact") + 1],
+                str(artifact),
+                *ours_cmd[ours_cmd.index("--workers") :],
+            ]
+            port = free_port()
+            proc = start([*cmd, "--port", str(port)], live_env, port, tmp / "live.log")
+            procs.append(proc)
+            wrk(port, "loadtest/users.lua", [str(users_file)], 1, args.live_connections, 3)
+            stats = wrk(port, "loadtest/users.lua", [str(users_file)], 1, args.live_connections, args.duration)
+            src = sources(port)
+            stats["sources"] = src
+            live_row = row(f"ours live, {name} (tiny model, -c{args.live_connections})", stats)
+            live_row["live_share"] = round(src.get("live", 0.0) / max(1.0, sum(src.values())), 3)
+            rows.append(live_row)
+            live_runs[name] = stats
+            stop(proc)
+            procs.remove(proc)
+        alone, fusion = live_runs["LM alone"], live_runs["fused with SASRec"]
+        rows.append(
+            {
+                "endpoint": "ratio live fused/LM alone",
+                "req_per_s": round(fusion["rps"] / alone["rps"], 3),
+                "p99_ms": round(fusion["p99_us"] / alone["p99_us"], 3),
+            }
+        )
         title = (
             f"Service: cached path vs a 1-GET FastAPI endpoint ({args.workers} uvicorn workers, wrk -c"
             f"{args.connections}, {args.duration}s x {args.rounds}), and the live path; "
@@ -231,7 +254,7 @@ def main() -> None:
         emit(title, rows, args.out)
         if args.out is not None:
             raw = orjson.loads(args.out.read_bytes())
-            raw["runs"] = {**runs, "live": stats}
+            raw["runs"] = {**runs, "live": live_runs}
             args.out.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2))
     finally:
         for proc in procs:
