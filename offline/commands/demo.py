@@ -151,7 +151,7 @@ def demo(
     dataset: Annotated[str, typer.Option(help="Built-in dataset to run on.")] = "movielens-100k",
     sasrec_epochs: Annotated[int, typer.Option(min=1, max=200, help="Most SASRec epochs.")] = 20,
     tokenizer_epochs: Annotated[int, typer.Option(min=1, max=1000, help="Tokenizer training epochs.")] = 100,
-    train_minutes: Annotated[float, typer.Option(min=0.5, help="Time cap of the LM fine-tuning.")] = 8.0,
+    train_minutes: Annotated[float, typer.Option(min=0.5, help="Time cap of the LM fine-tuning.")] = 3.0,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the service at the end.")] = 8000,
     keep_serving: Annotated[bool, typer.Option(help="Keep the service running after the examples.")] = True,
     force: Annotated[bool, typer.Option(help="Rerun steps whose output already exists.")] = False,
