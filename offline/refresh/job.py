@@ -70,6 +70,17 @@ class RefreshConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GeneratorOptions:
+    """How each actor builds its Recommender (the CLI's generator options)."""
+
+    backend: str = "auto"  # auto, transformers or vllm ("auto" with GPUs per actor means vllm)
+    dtype: str = "auto"
+    beam_width: int | None = None
+    batch_size: int = 32
+    exclude_seen: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshResult:
     mode: Mode
     version: str  # the version written (full) or updated (users/incremental)
