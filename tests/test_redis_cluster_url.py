@@ -4,15 +4,20 @@ tests that run one are in tests/cluster/ (marker `cluster`)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
 import redis
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from model.cache.client import CONNECT_ERRORS, async_client, sync_client
+from model.cache.keys import KeySchema
 from model.redis_url import ClusterUrl, check_redis_url, is_cluster_url, mask_url, parse_cluster_url
 from model.settings import Settings
 from tests.faults.procs import free_port
+from tests.service_fixtures import running, save_toy_artifact, settings_for
 
 
 def test_cluster_url_names_its_seed_nodes_and_credentials() -> None:
@@ -60,3 +65,17 @@ def test_an_unreachable_cluster_fails_when_the_client_is_built() -> None:
     port = free_port()  # nothing listens there
     with pytest.raises(CONNECT_ERRORS):
         sync_client(f"redis+cluster://127.0.0.1:{port}", socket_connect_timeout=1)
+
+
+def test_the_service_refuses_to_start_on_a_cluster_none_of_whose_nodes_answers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    url = f"redis+cluster://127.0.0.1:{free_port()}"
+    settings = settings_for(save_toy_artifact(tmp_path_factory), KeySchema("unused"), redis_url=url, live_enabled=False)
+
+    async def start() -> None:
+        async with running(settings):
+            pass
+
+    with pytest.raises(RuntimeError, match=re.escape(f"cannot reach the Redis Cluster at {url}")):
+        asyncio.run(start())
