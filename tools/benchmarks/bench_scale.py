@@ -8,7 +8,7 @@ single-process row. Part 2 (the cached path): `genrec serve` over the same lists
 private 3-master Redis Cluster, under wrk (`-c64`, alternating rounds), with the ratio cluster/single. Every server it
 uses is its own (`redis-server` on free ports), removed at the end. Needs `wrk` and the `ray` extra.
 
-    python -m tools.benchmarks.bench_scale --users 1200 --out runs/bench/scale.json
+    python -m tools.benchmarks.bench_scale --users 2000 --out runs/bench/scale.json
 """
 
 from __future__ import annotations
@@ -89,10 +89,11 @@ def refresh_row(name: str, job: RefreshJob, users: int, base: dict[str, float] |
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--users", type=int, default=1200)
+    p.add_argument("--users", type=int, default=2000)
     p.add_argument("--items", type=int, default=500)
     p.add_argument("--k", type=int, default=20)
-    p.add_argument("--shard-size", type=int, default=32)
+    p.add_argument("--shard-size", type=int, default=64)
+    p.add_argument("--beam-width", type=int, default=100, help="wider beams: more generation per user")
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers of the service rows")
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--rounds", type=int, default=2)
@@ -120,7 +121,9 @@ def main() -> None:
             return CacheStore(client, keys), HistoryStore(client, keys)
 
         store, history = stores("local")
-        local = RefreshJob(Recommender(artifact, backend="transformers"), store, history, config)
+        local = RefreshJob(
+            Recommender(artifact, backend="transformers", beam_width=args.beam_width), store, history, config
+        )
         base = refresh_row("single process (--engine local)", local, args.users, None)
         rows.append(base)
         connect_ray(None)
@@ -133,7 +136,7 @@ def main() -> None:
                 config,
                 single.url,
                 RayOptions(None, actors, 1.0, 0.0),
-                GeneratorOptions(backend="transformers"),
+                GeneratorOptions(backend="transformers", beam_width=args.beam_width),
             )
             rows.append(refresh_row(f"ray, {actors} actor{'s' * (actors > 1)} x 1 CPU", job, args.users, base))
 
@@ -171,8 +174,8 @@ def main() -> None:
             }
         )
         emit(
-            f"Refresh engines: {args.users} users, K={args.k}, shards of {args.shard_size}, tiny random LM "
-            f"({args.items} items); ratios to the single process",
+            f"Refresh engines: {args.users} users, K={args.k}, beam {args.beam_width}, shards of {args.shard_size}, "
+            f"tiny LM ({args.items} items); ratios to the single process",
             rows,
             args.out,
         )
