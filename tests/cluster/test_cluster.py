@@ -18,6 +18,7 @@ import pytest
 from model.artifact import load_artifact
 from model.cache.client import Client
 from model.cache.codec import decode
+from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore
 from tests.cluster.conftest import USERS
@@ -67,6 +68,13 @@ def test_a_ray_refresh_fills_the_cluster_and_the_service_reads_every_user_from_i
     assert all(blob is not None for blob in lists.values())
     per_node = [n.client().dbsize() for n in cluster.nodes]
     assert all(n > 0 for n in per_node), per_node  # the users' slots spread over all three masters
+    # incremental mode on Ray too: a user with a new event (on whichever node owns them) is regenerated in place
+    HistoryStore(cluster_client, cluster_keys).record("7", [3], [int(time.time())])
+    proc = run_refresh(cluster.url, cluster_keys, artifact_300, *ray_args(), "--mode", "incremental")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"incremental refresh wrote 1 users into version {version}" in proc.stdout
+    assert store.active_version() == version and store.get_raw(version, "7") != lists["7"]
+    lists["7"] = store.get_raw(version, "7")
 
     artifact = load_artifact(artifact_300)
     service = Service(artifact_300, cluster.url, cluster_keys.prefix, tmp_path / "svc")
