@@ -25,7 +25,7 @@ from tests.cluster.conftest import USERS
 from tests.cluster.procs import OwnCluster
 from tests.faults.load import Load
 from tests.faults.procs import Service, free_port, get
-from tests.faults.redis_faults import wait_until
+from tests.faults.redis_faults import post_event, wait_until
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.cluster
@@ -77,7 +77,8 @@ def test_a_ray_refresh_fills_the_cluster_and_the_service_reads_every_user_from_i
     lists["7"] = store.get_raw(version, "7")
 
     artifact = load_artifact(artifact_300)
-    service = Service(artifact_300, cluster.url, cluster_keys.prefix, tmp_path / "svc")
+    limits = {"GENREC_RATE_LIMIT_EVENTS": "2", "GENREC_RATE_LIMIT_WINDOW_S": "600"}
+    service = Service(artifact_300, cluster.url, cluster_keys.prefix, tmp_path / "svc", env=limits)
     service.start()
     try:
         assert service.ready() == 200
@@ -89,6 +90,13 @@ def test_a_ray_refresh_fills_the_cluster_and_the_service_reads_every_user_from_i
             assert blob is not None
             cached = [artifact.dataset.items[i].raw_id for i in decode(blob).items[:10]]
             assert [item["id"] for item in answer["items"]] == cached, user
+        # events, the rate limit and the live write-back on the cluster
+        item = artifact.dataset.items[5].raw_id
+        assert [post_event(service, "11", item) for _ in range(3)] == [202, 202, 429]
+        assert [e.item for e in HistoryStore(cluster_client, cluster_keys).events("11")] == [5, 5]
+        status, body = get(f"{service.base}/users/11/recommendations?k=10")
+        assert status == 200 and json.loads(body)["source"] == "live"
+        assert wait_until(lambda: store.get_raw(version, "11") != lists["11"], 30) is not None  # written back
     finally:
         service.stop()
 
