@@ -5,8 +5,9 @@ Contract: `ClusterHotReader(url, keys, timeout_s)` has `HotReader`'s interface (
 tag `{u:<user>}`, so one slot: `model.cache.keys`) and sends them as ONE write to the master that owns that slot, then
 reads both replies: one round trip per request, as on a single Redis. The slot map (CLUSTER SLOTS) is read from any
 reachable node on first use and again after a MOVED reply (the new owner is used at once), after a connection error to
-a node (at most once per `_REMAP_EVERY_S`), or when a slot has no owner. An ASK reply is followed once with ASKING on
-the node it names. At most `_MAX_REDIRECTS` redirections per request; a node that does not answer, a slot no master
+a node (at most once per `_REMAP_EVERY_S`), or when a slot has no owner. While a slot migrates, the commands answered
+ASK (their key has moved already) are sent once more, each after ASKING, to the node it names: a second round trip
+only then. At most `_MAX_REDIRECTS` MOVED redirections per request; a node that does not answer, a slot no master
 serves (CLUSTERDOWN) or too many redirections raise `redis.RedisError` (the caller falls back). One deadline
 (`timeout_s`) covers each round trip, connecting included; a connection that saw an error is dropped. `coverage()`
 returns None when every slot is served, else a sentence saying how many are not (CLUSTER INFO of a reachable node).
@@ -61,32 +62,34 @@ class ClusterHotReader:
         """(the user's cached list in `version` or None, their raw events newest first)."""
         history_key = self._keys.history(user).encode()
         slot = key_slot(history_key)
-        payload = _LRANGE_ALL(history_key)
-        if version is not None:
-            payload = _GET(self._keys.recs(version, user).encode()) + payload
-        replies = 1 if version is None else 2
-        out = await self._routed(slot, payload, replies)
-        return (None, out[0]) if version is None else (out[0], out[1])
+        history = _LRANGE_ALL(history_key)
+        if version is None:
+            (events,) = await self._routed(slot, [history])
+            return None, events
+        blob, events = await self._routed(slot, [_GET(self._keys.recs(version, user).encode()), history])
+        return blob, events
 
-    async def _routed(self, slot: int, payload: bytes, replies: int) -> list[Any]:
+    async def _routed(self, slot: int, commands: list[bytes]) -> list[Any]:
         address = await self._owner(slot)
-        asking = False
         for _ in range(_MAX_REDIRECTS + 1):
-            sent = _ASKING + payload if asking else payload
-            out = await self._roundtrip(address, sent, replies + asking)
-            out = out[1:] if asking else out
-            redirect = next((r for r in out if isinstance(r, redis.exceptions.AskError)), None)
-            if redirect is None:
-                error = next((r for r in out if isinstance(r, redis.RedisError)), None)
-                if error is not None:
-                    raise error
-                return out
-            address = (redirect.host, int(redirect.port))
-            asking = not isinstance(redirect, redis.exceptions.MovedError)
-            if not asking:  # the slot moved for good: use the new owner now, re-read the whole map soon
+            out = await self._roundtrip(address, b"".join(commands), len(commands))
+            moved = next((r for r in out if isinstance(r, redis.exceptions.MovedError)), None)
+            if moved is not None:  # the slot moved for good: use the new owner now, re-read the whole map soon
+                address = (moved.host, int(moved.port))
                 self._slots[slot] = address
                 self._mapped = False
-        raise redis.exceptions.ClusterError(f"slot {slot}: more than {_MAX_REDIRECTS} redirections")
+                continue
+            asked = [i for i, r in enumerate(out) if isinstance(r, redis.exceptions.AskError)]
+            if asked:  # mid-migration: the keys already moved live on the importing node; ASKING covers one command
+                target = (out[asked[0]].host, int(out[asked[0]].port))
+                again = await self._roundtrip(target, b"".join(_ASKING + commands[i] for i in asked), 2 * len(asked))
+                for i, reply in zip(asked, again[1::2], strict=True):
+                    out[i] = reply
+            error = next((r for r in out if isinstance(r, redis.RedisError)), None)
+            if error is not None:
+                raise error
+            return out
+        raise redis.exceptions.ClusterError(f"slot {slot}: more than {_MAX_REDIRECTS} MOVED redirections")
 
     async def _owner(self, slot: int) -> Address:
         if not self._mapped or self._slots[slot] is None:

@@ -5,6 +5,7 @@ at start-up naming them. Opt in with -m cluster (tests/cluster/conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,13 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
+from redis.crc import key_slot
 
 from model.artifact import load_artifact
 from model.cache.client import Client
 from model.cache.codec import decode
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
-from model.cache.store import CacheStore
+from model.cache.store import CacheStore, VersionMeta
+from service.cluster_io import ClusterHotReader
 from tests.cluster.conftest import USERS
 from tests.cluster.procs import OwnCluster
 from tests.faults.load import Load
@@ -229,3 +232,49 @@ def test_an_unreachable_ray_address_or_cluster_fails_at_start_up_naming_it(
     assert result.returncode == 2 and f"redis+cluster://{dead}" in result.stderr, result.stderr[-3000:]
     assert result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
     assert CacheStore(cluster_client, cluster_keys).versions() == []  # nothing was written
+
+
+def _node_of(cluster: OwnCluster, slot: int) -> int:
+    """Index of the master that owns `slot` (by CLUSTER SLOTS of node 0)."""
+    ranges = cluster.nodes[0].client().execute_command("CLUSTER", "SLOTS")
+    port = next(int(r[2][1]) for r in ranges if int(r[0]) <= slot <= int(r[1]))
+    return next(i for i, n in enumerate(cluster.nodes) if n.port == port)
+
+
+def test_the_hot_path_follows_a_slot_through_a_migration_ask_then_moved(
+    cluster: OwnCluster, cluster_client: Client, cluster_keys: KeySchema
+) -> None:
+    user = "migrating-user"
+    store, history = CacheStore(cluster_client, cluster_keys), HistoryStore(cluster_client, cluster_keys)
+    store.create_version(VersionMeta("v1", "m", "d", k=3, created_at=0))
+    store.put_raw("v1", user, b"the list")
+    history.record(user, [4, 2], [100, 200])
+    slot = key_slot(cluster_keys.history(user).encode())
+    src = _node_of(cluster, slot)
+    dst = (src + 1) % len(cluster.nodes)
+    s, d = cluster.nodes[src].client(), cluster.nodes[dst].client()
+    src_id, dst_id = s.execute_command("CLUSTER", "MYID"), d.execute_command("CLUSTER", "MYID")
+
+    async def fetch(reader: ClusterHotReader) -> tuple[bytes | None, list[bytes]]:
+        return await reader.fetch("v1", user)
+
+    async def scenario() -> list[tuple[bytes | None, list[bytes]]]:
+        reader = ClusterHotReader(cluster.url, cluster_keys, 5.0)
+        seen = [await fetch(reader)]  # the slot map is read: src owns the slot
+        d.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        # mid-migration: the list has moved, the events have not (src answers ASK for the list only)
+        s.execute_command("MIGRATE", "127.0.0.1", cluster.nodes[dst].port, cluster_keys.recs("v1", user), 0, 5000)
+        seen.append(await fetch(reader))
+        for key in s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10_000):
+            s.execute_command("MIGRATE", "127.0.0.1", cluster.nodes[dst].port, key, 0, 5000)
+        for node in cluster.nodes:
+            node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+        seen.append(await fetch(reader))  # src answers MOVED: the reader goes to dst
+        seen.append(await fetch(reader))
+        await reader.close()
+        return seen
+
+    expected = (b"the list", [b"2:200", b"4:100"])
+    assert asyncio.run(scenario()) == [expected] * 4
+    assert _node_of(cluster, slot) == dst
