@@ -151,6 +151,7 @@ def test_an_actor_killed_mid_run_costs_only_a_retry_and_the_old_version_serves_u
         if driver.poll() is None:
             driver.kill()
             driver.wait()
+    print(f"killed actor {victim}: the run {'completed through Ray' if driver.returncode == 0 else 'failed; rerun'}")
     if driver.returncode != 0:  # Ray gave up on the shard: a rerun resumes from the checkpoint
         rerun = run_refresh(cluster.url, cluster_keys, artifact_300, *ray_args(shard_size=4), "--beam-width", "48")
         assert rerun.returncode == 0, rerun.stderr[-3000:]
