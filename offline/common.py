@@ -4,8 +4,8 @@ Contract: `settings_of(ctx)` is the `Settings` the CLI callback validated (or, f
 directly, one read from the environment). `load_dataset(settings, name)` returns a dataset and its content hash:
 the processed folder when `genrec prepare` wrote one, else the built-in dataset's source files (same hash as
 `prepare` would record); anything else is a `UserError` saying what to run. `connect_redis(settings)` returns a
-client of the cache's Redis that has answered a PING, or raises a `UserError` naming the (masked) URL and how to
-start one. It knows nothing about models.
+client of the cache's Redis (or Redis Cluster, `model.cache.client`) that has answered a PING, or raises a
+`UserError` naming the (masked) URL and how to start one. It knows nothing about models.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from model.settings import Settings
 from model.workdir import META_FILE
 
 if TYPE_CHECKING:
-    import redis
+    from model.cache.client import Client
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -50,14 +50,16 @@ def apply_threads(settings: Settings) -> None:
         torch.set_num_threads(settings.threads)
 
 
-def connect_redis(settings: Settings, timeout_s: float = 30.0) -> redis.Redis:
-    import redis  # heavy imports stay out of `genrec --help`
+def connect_redis(settings: Settings, timeout_s: float = 30.0) -> Client:
+    from model.cache.client import CONNECT_ERRORS, sync_client  # heavy imports stay out of `genrec --help`
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=5)
+    client = None
     try:
+        client = sync_client(settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=5)
         client.ping()
-    except (redis.RedisError, OSError) as exc:
-        client.close()
+    except CONNECT_ERRORS as exc:
+        if client is not None:
+            client.close()
         raise UserError(
             f"cannot reach Redis at {mask_url(settings.redis_url)}: {exc}; start one (`redis-server --daemonize yes`) "
             "or point --redis-url / GENREC_REDIS_URL at yours"

@@ -1,13 +1,14 @@
 """The FastAPI app factory and its lifespan.
 
 Contract: `create_app(settings=None)` validates settings (GENREC_* variables when none are given) and returns an app
-whose lifespan, per worker process: loads the model artifact and the catalogue (a bad artifact fails start-up with
-a message naming the folder), loads the LM for live generation (a failure is logged and reported by /readyz; the
-service then answers from the cache and popularity), opens the Redis clients, reads the active cache version and
-keeps re-reading it in the background; at shutdown it stops the poller and the live pool and closes the clients.
-Redis being down at start-up does not stop the app (readiness says so). Requests pass the access guard (API keys,
-the write rate limit: service.auth) before any route; the Redis URL is logged only masked.
-`uvicorn --factory service.app:create_app`.
+whose lifespan, per worker process: loads the model artifact and the catalogue (a bad artifact fails start-up with a
+message naming the folder), loads the LM for live generation (a failure is logged and reported by /readyz; the service
+then answers from the cache and popularity), opens the Redis clients, reads the active cache version and keeps
+re-reading it in the background; at shutdown it stops the poller and the live pool and closes the clients.
+Redis being down at start-up does not stop the app (readiness says so); a Redis Cluster (`redis+cluster://`) none
+of whose seed nodes answers does, with one message naming the URL (the cluster client needs the slot map to route).
+Requests pass the access guard (API keys, the write rate limit: service.auth) before any route; the Redis URL is
+logged only masked. `uvicorn --factory service.app:create_app`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import redis
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from model.artifact import load_artifact
+from model.cache.client import CONNECT_ERRORS, AsyncClient, async_client, sync_client
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
 from model.ids import UserIdRule
@@ -39,7 +40,7 @@ from service.live import ItemGenerator, LiveRunner
 from service.metrics import Metrics, MetricsMiddleware, multiprocess_dir
 from service.ratelimit import RateLimiter
 from service.recommend import RecommendPath
-from service.redis_io import ActiveVersion, HotReader
+from service.redis_io import ActiveVersion, make_reader
 from service.sources import AnswerSource, CacheSource, LiveSource, Pages, PopularSource, StaleSource
 from service.state import Services
 
@@ -74,13 +75,13 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
     catalogue = Catalogue.from_artifact(artifact)
     generator, generator_error = await asyncio.to_thread(_load_generator, settings, artifact)
     timeout = settings.redis_timeout_ms / 1000
-    client = aioredis.Redis.from_url(
-        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
-    )
-    sync_client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
-    )
-    reader = HotReader(settings.redis_url, keys, timeout)
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 1)}
+    client = async_client(settings.redis_url, **options)
+    try:
+        sync_client_ = sync_client(settings.redis_url, **options)
+    except CONNECT_ERRORS as exc:  # only a cluster client connects here: it needs the slot map to route anything
+        raise RuntimeError(f"cannot reach the Redis Cluster at {mask_url(settings.redis_url)}: {exc}") from None
+    reader = make_reader(settings.redis_url, keys, timeout)
     version = ActiveVersion(
         client, keys, settings.version_refresh_s, on_error=metrics.redis_errors.labels("version").inc
     )
@@ -92,7 +93,7 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
     live = LiveRunner(settings.live_concurrency, settings.live_queue, settings.live_deadline_ms / 1000, metrics)
     chain = _chain(settings, Pages(catalogue), live, client, keys, metrics)
     path = RecommendPath(catalogue, reader, version, chain, metrics, exclude_seen=settings.exclude_seen)
-    history = HistoryStore(sync_client, keys, max_events=settings.max_events_kept)
+    history = HistoryStore(sync_client_, keys, max_events=settings.max_events_kept)
     log.info(
         "service ready",
         model_version=catalogue.model_version,
@@ -109,7 +110,7 @@ async def open_services(settings: ServiceSettings, metrics: Metrics) -> Services
         metrics,
         reader,
         client,
-        sync_client,
+        sync_client_,
         history,
         version,
         live,
@@ -123,7 +124,7 @@ def _chain(
     settings: ServiceSettings,
     pages: Pages,
     live: LiveRunner,
-    writer: aioredis.Redis,
+    writer: AsyncClient,
     keys: KeySchema,
     metrics: Metrics,
 ) -> list[AnswerSource]:

@@ -1,9 +1,10 @@
 """Operations routes: liveness, readiness and Prometheus metrics.
 
-Contract: `/healthz` answers 200 while the process serves requests (it touches nothing else). `/readyz` answers 200
-only when Redis answers, a cache version is active and the model is loaded (the artifact always is, the LM when live
-generation is enabled); otherwise 503 with every reason. `/metrics` is the Prometheus text exposition (merged over
-worker processes in multiprocess mode). They know nothing about the recommend path.
+Contract: `/healthz` answers 200 while the process serves requests (it touches nothing else). `/readyz` answers 200 only
+when Redis answers (on a Redis Cluster: every hash slot is served), a cache version is active and the model is loaded
+(the artifact always is, the LM when live generation is enabled); otherwise 503 with every reason. `/metrics` is the
+Prometheus text exposition (merged over worker processes in multiprocess mode). They know nothing about the recommend
+path.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ async def readyz(services: ServicesDep) -> Response:
     version = None
     try:
         await services.reader.ping()
+        uncovered = await services.reader.coverage()
+        if uncovered is not None:
+            reasons.append(uncovered)
         state = await services.version.refresh()
         version = state.version
         if version is None:

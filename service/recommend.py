@@ -25,6 +25,7 @@ from model.cache.history import decode_entries
 from model.logs import get_logger
 from service.answer import Answer
 from service.catalogue import Catalogue
+from service.cluster_io import ClusterHotReader
 from service.fastcodec import decode_tuples
 from service.live import ItemGenerator
 from service.metrics import Metrics
@@ -38,7 +39,7 @@ class RecommendPath:
     def __init__(
         self,
         catalogue: Catalogue,
-        reader: HotReader,
+        reader: HotReader | ClusterHotReader,
         version: ActiveVersion,
         chain: Sequence[AnswerSource],
         metrics: Metrics,

@@ -7,7 +7,8 @@ Contract:
   `ConnectionPool.get_connection`, whose per-acquire bookkeeping and liveness probe cost more than the command here; the
   commands are packed by `model.cache.resp`. A connection that saw any error or cancellation is disconnected, never
   reused. One deadline (`timeout_s`) covers the whole call, connecting included. Redis failures raise
-  `redis.RedisError`.
+  `redis.RedisError`. On a Redis Cluster the service uses `service.cluster_io.ClusterHotReader` instead, which has
+  the same interface and routes each request to the node owning the user's slot (`make_reader` chooses).
 - `ActiveVersion` holds the served cache version (and its model version) in memory; `run()` re-reads it every
   `refresh_s` seconds, so requests pay no round trip for it. On a Redis error it keeps the last value.
 This module knows nothing about HTTP or the model.
@@ -25,9 +26,12 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 
+from model.cache.client import AsyncClient
 from model.cache.keys import KeySchema
 from model.cache.resp import command, template
 from model.logs import get_logger
+from model.redis_url import is_cluster_url
+from service.cluster_io import ClusterHotReader
 
 log = get_logger(__name__)
 _PING = command(b"PING")
@@ -56,6 +60,10 @@ class HotReader:
     async def ping(self) -> bool:
         (reply,) = await self._roundtrip(_PING, 1)
         return bool(reply)
+
+    async def coverage(self) -> str | None:
+        """Why some users cannot be served though Redis answers: never, on a single Redis (see ClusterHotReader)."""
+        return None
 
     async def _roundtrip(self, payload: bytes, replies: int) -> list[Any]:
         conn = self._idle.pop() if self._idle else self._pool.make_connection()
@@ -90,6 +98,11 @@ class HotReader:
         await self._pool.disconnect()
 
 
+def make_reader(url: str, keys: KeySchema, timeout_s: float) -> HotReader | ClusterHotReader:
+    """The hot-path reader for the cache's URL: by slot on a `redis+cluster://` URL, else one server's."""
+    return ClusterHotReader(url, keys, timeout_s) if is_cluster_url(url) else HotReader(url, keys, timeout_s)
+
+
 @dataclass(slots=True)
 class VersionState:
     version: str | None = None  # the cache version named by rec:active
@@ -98,7 +111,7 @@ class VersionState:
 
 class ActiveVersion:
     def __init__(
-        self, client: aioredis.Redis, keys: KeySchema, refresh_s: float, on_error: Callable[[], None] | None = None
+        self, client: AsyncClient, keys: KeySchema, refresh_s: float, on_error: Callable[[], None] | None = None
     ) -> None:
         self.client = client
         self.on_error = on_error

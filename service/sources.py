@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
-import redis.asyncio as aioredis
 
+from model.cache.client import AsyncClient
 from model.cache.codec import encode
 from model.cache.keys import KeySchema
 from model.generate import ScoredItem
@@ -138,7 +138,7 @@ class LiveSource:
         self,
         pages: Pages,
         live: LiveRunner,
-        writer: aioredis.Redis,
+        writer: AsyncClient,
         keys: KeySchema,
         metrics: Metrics,
         live_k: int,

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis
-import redis.asyncio as aioredis
-
+from model.cache.client import AsyncClient, Client
 from model.cache.history import HistoryStore
 from model.cache.keys import KeySchema
 from model.ids import UserIdRule
 from model.settings import ServiceSettings
 from service.catalogue import Catalogue
+from service.cluster_io import ClusterHotReader
 from service.live import ItemGenerator, LiveRunner
 from service.metrics import Metrics
 from service.recommend import RecommendPath
@@ -30,9 +29,9 @@ class Services:
     user_ids: UserIdRule  # the user-id format in force (GENREC_USER_ID_FORMAT)
     catalogue: Catalogue
     metrics: Metrics
-    reader: HotReader
-    client: aioredis.Redis  # async client: write-back, version poller, readiness
-    sync_client: redis.Redis  # for HistoryStore (run in a worker thread)
+    reader: HotReader | ClusterHotReader
+    client: AsyncClient  # async client: write-back, version poller, readiness
+    sync_client: Client  # for HistoryStore (run in a worker thread)
     history: HistoryStore
     version: ActiveVersion
     live: LiveRunner

@@ -57,7 +57,7 @@ def test_compose_client_validates_both_files() -> None:
 
 def test_compose_structure() -> None:
     services = _compose()["services"]
-    assert set(services) == {
+    assert {name for name, service in services.items() if "profiles" not in service} == {
         "redis", "bootstrap", "api", "refresher", "pushgateway", "redis-exporter", "prometheus", "grafana",
     }  # fmt: skip
     for name, service in services.items():
@@ -82,6 +82,36 @@ def test_compose_structure() -> None:
             assert service["build"]["target"] in stages
 
 
+def test_compose_cluster_profile_names_a_redis_cluster_ray_and_a_ray_refresher() -> None:
+    services = _compose()["services"]
+    cluster = {name for name, service in services.items() if "cluster" in service.get("profiles", [])}
+    nodes = {"redis-node-1", "redis-node-2", "redis-node-3"}
+    assert cluster == {*nodes, "redis-cluster-init", "ray-head", "ray-worker", "refresher-cluster"}
+    for node in nodes:
+        command = services[node]["command"]
+        assert command[0] == "redis-server" and command[command.index("--cluster-enabled") + 1] == "yes"
+    init = services["redis-cluster-init"]
+    script = init["command"][-1]
+    assert "--cluster create" in script and "--cluster-replicas 0" in script and all(n in script for n in nodes)
+    assert set(init["depends_on"]) == nodes and init["restart"] == "no"
+    assert (
+        "--head" in services["ray-head"]["command"] and "--address=ray-head:6379" in services["ray-worker"]["command"]
+    )
+    refresher = services["refresher-cluster"]
+    env = refresher["environment"]
+    assert env["GENREC_REDIS_URL"].endswith(
+        "redis+cluster://redis-node-1:6379,redis-node-2:6379,redis-node-3:6379}"
+    ) and env["GENREC_RAY_ADDRESS"].endswith("ray-head:6379}")
+    assert refresher["depends_on"]["redis-cluster-init"]["condition"] == "service_completed_successfully"
+    crontab = (REPO_ROOT / "deploy" / "refresh-cluster.crontab").read_text()
+    jobs = [line for line in crontab.splitlines() if line and not line.startswith("#")]
+    assert jobs and all("--engine ray" in job and "--ray-address" in job for job in jobs)
+    # every cluster-profile image that is built comes from a Dockerfile stage that installs the ray extra
+    assert services["ray-head"]["build"]["target"] == "ray"
+    assert {services[n]["image"] for n in ("ray-head", "ray-worker", "refresher-cluster")} == {"genrec-ray:latest"}
+    assert '".[service,training,ray]"' in (REPO_ROOT / "Dockerfile").read_text()
+
+
 def _stages() -> dict[str, list[str]]:
     stages: dict[str, list[str]] = {}
     current = ""
@@ -99,7 +129,7 @@ def test_dockerfile_runtime_images_are_lean_and_non_root() -> None:
     stages = _stages()
     text = (REPO_ROOT / "Dockerfile").read_text()
     assert list(stages)[-1] == "api"  # the default target
-    for name in ("api", "jobs", "gpu", "vllm-cpu"):
+    for name in ("api", "jobs", "gpu", "vllm-cpu", "ray"):
         body = "\n".join(stages[name])
         assert "USER genrec" in body and "HEALTHCHECK" in body, name
         assert "apt-get" not in body and "pip install" not in body, name  # built elsewhere, copied in

@@ -4,7 +4,7 @@ Contract:
 - `record(user, items, timestamps)` prepends events to the user's list (newest first, capped at `max_events`) and
   adds the user to the dirty set; `events(user)` / `events_many(users)` return (item, ts) oldest first.
   A user's full history is the dataset sequence followed by these events (`full_history`).
-- `take_dirty()` moves the dirty set aside atomically (MULTI over two keys of one hash slot) and returns it, so
+- `take_dirty()` moves the dirty set aside atomically (one Lua script over two keys of one hash slot) and returns it, so
   events that arrive while a refresh runs land in a fresh set; `finish_dirty()` drops the taken set after the
   refresh wrote those users. A refresh that dies in between leaves the taken set, and the next `take_dirty()`
   merges it back in.
@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-import redis
-
+from model.cache.client import Client
 from model.cache.keys import KeySchema
 
 
@@ -53,8 +52,12 @@ def full_history(base: Sequence[int], events: Sequence[Event]) -> list[int]:
     return [*base, *(e.item for e in events)]
 
 
+# merge the dirty set into the taken set and drop it, atomically: KEYS[1] dirty, KEYS[2] taken
+_TAKE = "redis.call('sunionstore', KEYS[2], KEYS[2], KEYS[1]) redis.call('unlink', KEYS[1]) return 1"
+
+
 class HistoryStore:
-    def __init__(self, client: redis.Redis, keys: KeySchema, max_events: int = 200) -> None:
+    def __init__(self, client: Client, keys: KeySchema, max_events: int = 200) -> None:
         if max_events < 1:
             raise ValueError(f"max_events must be >= 1, got {max_events}")
         self.client = client
@@ -86,10 +89,9 @@ class HistoryStore:
     def take_dirty(self) -> list[str]:
         """Move the dirty set aside (merging a taken set a dead refresh left) and return its users, sorted."""
         dirty, taken = self.keys.dirty(), self.keys.dirty_taken()
-        pipe = self.client.pipeline(transaction=True)  # both keys share a hash tag: one slot, one MULTI
-        pipe.sunionstore(taken, [taken, dirty])
-        pipe.unlink(dirty)
-        pipe.execute()
+        # both keys share a hash tag: one slot, so one script runs the move atomically on a cluster too (redis-py's
+        # cluster pipeline refuses SUNIONSTORE even inside MULTI)
+        self.client.eval(_TAKE, 2, dirty, taken)
         return sorted(m.decode() if isinstance(m, bytes) else m for m in self.client.smembers(taken))
 
     def finish_dirty(self) -> None:

@@ -7,6 +7,14 @@ ids outside the `token` rule of `model.ids` (braces, whitespace, control charact
 refused here.
 Versions are short tokens (the refresh job derives them from the model hash and a timestamp).
 
+On a Redis Cluster (`redis+cluster://`, `model.cache.client`): each user's keys live on the node owning their tag's
+slot, so the service reads a user's list and events in one round trip to that node. The global keys (the active
+pointer, each version's metadata and checkpoint, the lock) are single keys on whichever node owns their slot; every
+reader reaches them through the cluster client, which routes a key to its node, and no command combines a global key
+with a user's key, so users on every node see the same pointer and metadata. The service keeps the pointer in memory
+(re-read every few seconds), so its hot path never touches a global key. The two dirty-set keys share the tag
+`{rec:dirty}`, so the atomic move between them is one slot. Removing a version SCANs every master.
+
 Layout, with the default prefix `rec`:
     rec:active                     -> the version being served (string)
     rec:meta:<version>             -> hash: model_version, dataset_hash, created_at, users, k, state

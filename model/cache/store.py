@@ -19,6 +19,7 @@ from types import TracebackType
 
 import redis
 
+from model.cache.client import Client
 from model.cache.keys import KeySchema, check_version
 from model.cache.resp import template
 
@@ -71,9 +72,7 @@ class BufferedWriter:
     client takes redis-py's cluster pipeline, which routes each SET to its slot's node.
     """
 
-    def __init__(
-        self, client: redis.Redis | redis.RedisCluster, keys: KeySchema, version: str, batch_size: int = 2000
-    ) -> None:
+    def __init__(self, client: Client, keys: KeySchema, version: str, batch_size: int = 2000) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self._client = client
@@ -133,7 +132,7 @@ class BufferedWriter:
 
 
 class CacheStore:
-    def __init__(self, client: redis.Redis, keys: KeySchema | None = None) -> None:
+    def __init__(self, client: Client, keys: KeySchema | None = None) -> None:
         self.client = client
         self.keys = keys or KeySchema()
 

@@ -8,8 +8,7 @@ than mixing lists. A shard is marked done only after its lists were written. It 
 
 from __future__ import annotations
 
-import redis
-
+from model.cache.client import Client
 from model.cache.keys import KeySchema
 from model.cache.store import CacheStore
 
@@ -17,7 +16,7 @@ _IDENTITY = ("model_version", "k", "users", "shard_size")
 
 
 class Checkpoint:
-    def __init__(self, client: redis.Redis, keys: KeySchema, version: str) -> None:
+    def __init__(self, client: Client, keys: KeySchema, version: str) -> None:
         self.client, self.key, self.version = client, keys.checkpoint(version), version
 
     def start(self, model_version: str, k: int, users: int, shard_size: int) -> None:

@@ -11,6 +11,10 @@ Contract:
   model version, else the run refuses (a full refresh is needed).
 - Every input is checked before the first write: the Redis connection, every user id, the active version's model.
 - Two runs never overlap (RefreshLock); losing the lock stops the run before it flips anything.
+- The per-shard work (read events, generate, encode, write; mark a full run's shard done in the checkpoint) is
+  `ShardWorker`'s, whichever engine runs it. `RefreshJob` runs the shards itself, one after another (`--engine
+  local`); `offline.refresh.ray_engine.RayRefreshJob` keeps every step before and after the loop and hands the shards
+  to ShardWorkers inside Ray actors instead (`--engine ray`).
 A user's history is the dataset sequence followed by their recorded events. Users with no history get no list
 (the service answers them from popularity). This module knows nothing about HTTP or how the generator works.
 """
@@ -18,7 +22,7 @@ A user's history is the dataset sequence followed by their recorded events. User
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -36,6 +40,7 @@ from offline.refresh.checkpoint import Checkpoint, find_resumable
 from offline.refresh.lock import RefreshLock
 
 if TYPE_CHECKING:
+    from model.artifact import ModelArtifact
     from model.recommender import Recommender
 
 Mode = Literal["full", "users", "incremental"]
@@ -65,6 +70,17 @@ class RefreshConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GeneratorOptions:
+    """How each actor builds its Recommender (the CLI's generator options)."""
+
+    backend: str = "auto"  # auto, transformers or vllm ("auto" with GPUs per actor means vllm)
+    dtype: str = "auto"
+    beam_width: int | None = None
+    batch_size: int = 32
+    exclude_seen: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshResult:
     mode: Mode
     version: str  # the version written (full) or updated (users/incremental)
@@ -78,15 +94,84 @@ class RefreshResult:
     total_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One unit of work: users whose lists are generated and written together."""
+
+    index: int | None  # the full run's shard number (checkpointed when done); None: not checkpointed
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShardResult:
+    index: int | None
+    written: int
+    skipped: int  # users with no history: no list written
+    generate_s: float
+    write_s: float
+
+
+def base_sequences(artifact: ModelArtifact) -> dict[str, Sequence[int]]:
+    """Each dataset user's sequence, by user id: the start of every history."""
+    dataset = artifact.dataset
+    return {str(u): seq for u, seq in zip(dataset.user_ids, dataset.sequences, strict=True)}
+
+
+class ShardWorker:
+    """Generates one shard's lists with a Recommender and writes them into a version (and, for a full run's
+    numbered shard, records it done in the version's checkpoint, only after its lists were written)."""
+
+    def __init__(
+        self, recommender: Recommender, store: CacheStore, history: HistoryStore, k: int, write_batch: int = 2000
+    ) -> None:
+        self.rec, self.store, self.history, self.k, self.write_batch = recommender, store, history, k, write_batch
+        self._base = base_sequences(recommender.artifact)
+
+    def run(self, version: str, shard: Shard) -> ShardResult:
+        users = shard.users
+        events = self.history.events_many(users)
+        histories = [full_history(self._base.get(u, ()), ev) for u, ev in zip(users, events, strict=True)]
+        t0 = time.perf_counter()
+        ranked = self.rec.recommend(histories, self.k)
+        t1 = time.perf_counter()
+        now = int(time.time())
+        keep = [i for i, r in enumerate(ranked) if r]
+        lengths = {len(ranked[i]) for i in keep}
+        if len(lengths) == 1:
+            items = np.array([[s.item for s in ranked[i]] for i in keep], dtype=np.int64)
+            scores = np.array([[s.score for s in ranked[i]] for i in keep], dtype=np.float32)
+            blobs = encode_batch(items, scores, now)
+        else:
+            blobs = [encode([s.item for s in ranked[i]], [s.score for s in ranked[i]], now) for i in keep]
+        with self.store.writer(version, self.write_batch) as writer:
+            writer.add_many(zip((users[i] for i in keep), blobs, strict=True))
+        if shard.index is not None:
+            Checkpoint(self.store.client, self.store.keys, version).mark_done(shard.index)
+        return ShardResult(shard.index, len(keep), len(users) - len(keep), t1 - t0, time.perf_counter() - t1)
+
+
 class RefreshJob:
+    """The driver: checks, lock, version, checkpoint, the shards (`run_shards`), the flip and the clean-up."""
+
     def __init__(
         self, recommender: Recommender, store: CacheStore, history: HistoryStore, config: RefreshConfig
     ) -> None:
-        self.rec, self.store, self.history, self.config = recommender, store, history, config
-        dataset = recommender.artifact.dataset
-        self._base = {str(u): seq for u, seq in zip(dataset.user_ids, dataset.sequences, strict=True)}
+        self._setup(recommender.artifact, store, history, config)
+        self.worker = ShardWorker(recommender, store, history, config.k, config.write_batch)
+
+    def _setup(self, artifact: ModelArtifact, store: CacheStore, history: HistoryStore, config: RefreshConfig) -> None:
+        self.artifact, self.store, self.history, self.config = artifact, store, history, config
+        self._base = base_sequences(artifact)
         self._generate_s = 0.0
         self._write_s = 0.0
+
+    def run_shards(self, version: str, shards: Sequence[Shard], lock: RefreshLock) -> Iterator[ShardResult]:
+        """Run `shards` (in any order), yielding each one's result once it is written; the lock is renewed after
+        each. This engine runs them here, one after another."""
+        for shard in shards:
+            result = self.worker.run(version, shard)
+            lock.renew()
+            yield result
 
     # entry point ---------------------------------------------------------------------------------------------
     def run(self) -> RefreshResult:
@@ -109,13 +194,13 @@ class RefreshJob:
 
     # full refresh --------------------------------------------------------------------------------------------
     def _full(self, lock: RefreshLock) -> RefreshResult:
-        cfg, model_version = self.config, self.rec.version
+        cfg, model_version = self.config, self.artifact.version
         users = list(self._base)
         n_shards = (len(users) + cfg.shard_size - 1) // cfg.shard_size
         version = find_resumable(self.store, model_version, cfg.k, len(users), cfg.shard_size)
         if version is None:
             version = new_version_id(model_version)
-            meta = VersionMeta(version, model_version, self.rec.artifact.meta.dataset_hash, cfg.k, int(time.time()))
+            meta = VersionMeta(version, model_version, self.artifact.meta.dataset_hash, cfg.k, int(time.time()))
             self.store.create_version(meta)
             checkpoint = Checkpoint(self.store.client, self.store.keys, version)
             checkpoint.start(model_version, cfg.k, len(users), cfg.shard_size)
@@ -125,27 +210,35 @@ class RefreshJob:
             done = checkpoint.done_shards()
             log.info("resuming refresh", version=version, shards_done=len(done), shards=n_shards)
         extra_users = [u for u in self.history.take_dirty() if u not in self._base]
-        written = skipped = 0
-        with progress() as bar:
-            task = bar.add_task(f"refresh {version}", total=len(users) + len(extra_users))
-            for shard in range(n_shards):
-                chunk = users[shard * cfg.shard_size : (shard + 1) * cfg.shard_size]
-                if shard not in done:
-                    w, s = self._generate_and_write(version, chunk)
-                    written, skipped = written + w, skipped + s
-                    checkpoint.mark_done(shard)
-                    lock.renew()
-                bar.advance(task, len(chunk))
-            for lo in range(0, len(extra_users), cfg.shard_size):
-                w, s = self._generate_and_write(version, extra_users[lo : lo + cfg.shard_size])
-                written, skipped = written + w, skipped + s
-                bar.advance(task, min(cfg.shard_size, len(extra_users) - lo))
+        todo = [
+            Shard(i, tuple(users[i * cfg.shard_size : (i + 1) * cfg.shard_size]))
+            for i in range(n_shards)
+            if i not in done
+        ]
+        # users known only from recorded events: not part of the checkpointed identity, regenerated by every run
+        todo += [
+            Shard(None, tuple(extra_users[lo : lo + cfg.shard_size]))
+            for lo in range(0, len(extra_users), cfg.shard_size)
+        ]
+        written, skipped = self._drive(version, todo, lock, f"refresh {version}")
         lock.renew()
         previous = self.store.activate(version, users=len(users) + len(extra_users) - skipped)
         self.history.finish_dirty()
         log.info("cache version active", version=version, previous=previous, users=written)
         removed = self._remove_old(version)
         return RefreshResult("full", version, written, skipped, len(done), previous, removed)
+
+    def _drive(self, version: str, todo: list[Shard], lock: RefreshLock, title: str) -> tuple[int, int]:
+        """Run the shards through the engine, with a progress bar; returns (written, skipped)."""
+        written = skipped = 0
+        with progress() as bar:
+            task = bar.add_task(title, total=sum(len(s.users) for s in todo))
+            for result in self.run_shards(version, todo, lock):
+                written, skipped = written + result.written, skipped + result.skipped
+                self._generate_s += result.generate_s
+                self._write_s += result.write_s
+                bar.advance(task, result.written + result.skipped)
+        return written, skipped
 
     def _remove_old(self, keep: str) -> tuple[str, ...]:
         """Remove every other version: complete ones the flip replaced, and building ones killed runs left behind
@@ -167,10 +260,10 @@ class RefreshJob:
         meta = self.store.version_meta(version) if version else None
         if version is None or meta is None:
             raise UserError("no active cache version: run a full refresh first")
-        if meta.model_version != self.rec.version:
+        if meta.model_version != self.artifact.version:
             raise UserError(
                 f"the active cache version {version} was built by model {meta.model_version[:12]}, not by this "
-                f"artifact ({self.rec.version[:12]}): run a full refresh to change models"
+                f"artifact ({self.artifact.version[:12]}): run a full refresh to change models"
             )
         if cfg.mode == "users":
             users = [_check_user(u) for u in cfg.users]
@@ -183,41 +276,11 @@ class RefreshJob:
                 raise UserError(f"unknown user ids (not in the dataset, no recorded events): {unknown[:10]}")
         else:
             users = self.history.take_dirty()
-        written = skipped = 0
-        with progress() as bar:
-            task = bar.add_task(f"{cfg.mode} refresh {version}", total=len(users))
-            for lo in range(0, len(users), cfg.shard_size):
-                chunk = users[lo : lo + cfg.shard_size]
-                w, s = self._generate_and_write(version, chunk)
-                written, skipped = written + w, skipped + s
-                lock.renew()
-                bar.advance(task, len(chunk))
+        todo = [Shard(None, tuple(users[lo : lo + cfg.shard_size])) for lo in range(0, len(users), cfg.shard_size)]
+        written, skipped = self._drive(version, todo, lock, f"{cfg.mode} refresh {version}")
         if cfg.mode == "incremental":
             self.history.finish_dirty()
         return RefreshResult(cfg.mode, version, written, skipped, 0, version)
-
-    # one shard -----------------------------------------------------------------------------------------------
-    def _generate_and_write(self, version: str, users: Sequence[str]) -> tuple[int, int]:
-        """Generate and write one shard's lists; returns (written, skipped for lack of history)."""
-        events = self.history.events_many(users)
-        histories = [full_history(self._base.get(u, ()), ev) for u, ev in zip(users, events, strict=True)]
-        t0 = time.perf_counter()
-        ranked = self.rec.recommend(histories, self.config.k)
-        t1 = time.perf_counter()
-        now = int(time.time())
-        keep = [i for i, r in enumerate(ranked) if r]
-        lengths = {len(ranked[i]) for i in keep}
-        if len(lengths) == 1:
-            items = np.array([[s.item for s in ranked[i]] for i in keep], dtype=np.int64)
-            scores = np.array([[s.score for s in ranked[i]] for i in keep], dtype=np.float32)
-            blobs = encode_batch(items, scores, now)
-        else:
-            blobs = [encode([s.item for s in ranked[i]], [s.score for s in ranked[i]], now) for i in keep]
-        with self.store.writer(version, self.config.write_batch) as writer:
-            writer.add_many(zip((users[i] for i in keep), blobs, strict=True))
-        self._generate_s += t1 - t0
-        self._write_s += time.perf_counter() - t1
-        return len(keep), len(users) - len(keep)
 
 
 def _check_user(user: str) -> str:

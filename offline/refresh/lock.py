@@ -11,8 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 
-import redis
-
+from model.cache.client import Client
 from model.errors import UserError
 
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -28,7 +27,7 @@ class LockLostError(RuntimeError):
 
 
 class RefreshLock:
-    def __init__(self, client: redis.Redis, key: str, ttl_s: float = 120.0, wait_s: float = 0.0) -> None:
+    def __init__(self, client: Client, key: str, ttl_s: float = 120.0, wait_s: float = 0.0) -> None:
         if ttl_s <= 0 or wait_s < 0:
             raise ValueError(f"lock ttl_s must be > 0 and wait_s >= 0, got {ttl_s} and {wait_s}")
         self.client, self.key, self.ttl_ms, self.wait_s = client, key, int(ttl_s * 1000), wait_s

@@ -35,9 +35,12 @@ def free_port() -> int:
 
 
 class OwnRedis:
-    def __init__(self, folder: Path, port: int | None = None, persist: bool = True) -> None:
+    def __init__(
+        self, folder: Path, port: int | None = None, persist: bool = True, extra_args: Sequence[str] = ()
+    ) -> None:
         self.folder = folder
         self.persist = persist
+        self.extra_args = tuple(extra_args)  # more redis-server options (the cluster tests' node settings)
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -49,6 +52,7 @@ class OwnRedis:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", ""]
         args += ["--appendonly", "yes" if self.persist else "no", "--appendfsync", "always", "--loglevel", "warning"]
+        args += self.extra_args
         log = (self.folder / "redis.log").open("ab")
         self.proc = subprocess.Popen([exe, *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         client = redis.Redis.from_url(self.url, socket_timeout=5)
