@@ -87,8 +87,8 @@ def redis_kill(
     with Load(service.base, world.mix(), threads=threads) as load:
         t0 = time.monotonic()
         time.sleep(before_s)
+        world.redis.kill()  # returns once the process is gone: a request started before that may still be cached
         t_kill = time.monotonic()
-        world.redis.kill()
         report.extra["readyz_503_after_s"] = wait_until(lambda: service.ready() == 503, 10)
         report.readyz["down"] = service.ready()
         report.events_post["down"] = post_event(service, probe_user, "100001")
