@@ -33,25 +33,23 @@ def sync_client(url: str, **options: Any) -> Client:
     check_redis_url(url)
     if not is_cluster_url(url):
         return redis.Redis.from_url(url, **options)
-    parsed = parse_cluster_url(url)
-    return RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],
-        username=parsed.username,
-        password=parsed.password,
-        require_full_coverage=False,
-        **options,
-    )
+    nodes, common = _cluster_options(url)
+    return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes], **common, **options)
 
 
 def async_client(url: str, **options: Any) -> AsyncClient:
     check_redis_url(url)
     if not is_cluster_url(url):
         return aioredis.Redis.from_url(url, **options)
+    nodes, common = _cluster_options(url)
+    return AsyncRedisCluster(startup_nodes=[AsyncClusterNode(h, p) for h, p in nodes], **common, **options)
+
+
+def _cluster_options(url: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """The seed nodes and the options both cluster clients are built with."""
     parsed = parse_cluster_url(url)
-    return AsyncRedisCluster(
-        startup_nodes=[AsyncClusterNode(host, port) for host, port in parsed.nodes],
-        username=parsed.username,
-        password=parsed.password,
-        require_full_coverage=False,
-        **options,
-    )
+    return list(parsed.nodes), {
+        "username": parsed.username,
+        "password": parsed.password,
+        "require_full_coverage": False,
+    }
