@@ -3,8 +3,10 @@
 Prints (markdown) the validation choices of every LM artifact (the LM alone and the ranking `genrec train` chose, per
 seen-item rule, with the validation numbers they were chosen on) and the test table of the single evaluate run (per
 rule: every model's R@5, R@10, N@5, N@10 and the change of R@10 and N@10 against the tuned SASRec). With `--json
-FILE` the test rows are merged into FILE as records {dataset, rule, model, metric, value} (rows of other datasets are
-kept), the machine-readable copy of docs/results/quality.md.
+FILE` the test rows are merged into FILE as records {dataset, run, rule, model, metric, value}, `run` naming the
+evaluate report they come from (rows of other datasets and other runs are kept), the machine-readable copy of
+docs/results/quality.md. `--report NAME` reads another report of the work dir than DATASET-test-product.json (a
+second evaluate run over other models, say).
 
     python tools/experiments/quality_table.py runs/quality amazon-beauty [--json docs/results/quality.json]
 """
@@ -74,9 +76,16 @@ def test_rows(reports: list[MetricReport]) -> list[str]:
     return lines
 
 
-def records(reports: list[MetricReport]) -> list[dict[str, Any]]:
+def records(reports: list[MetricReport], run: str) -> list[dict[str, Any]]:
     return [
-        {"dataset": r.dataset, "rule": _rule(r.exclude_seen), "model": r.model, "metric": k, "value": round(v, 5)}
+        {
+            "dataset": r.dataset,
+            "run": run,
+            "rule": _rule(r.exclude_seen),
+            "model": r.model,
+            "metric": k,
+            "value": round(v, 5),
+        }
         for r in reports
         for k, v in r.metrics.items()
         if k in METRICS
@@ -88,9 +97,10 @@ def main() -> None:
     parser.add_argument("work", type=Path, help="The work dir the experiment ran in.")
     parser.add_argument("dataset")
     parser.add_argument("--json", type=Path, default=None, help="Merge the test rows into this JSON file.")
+    parser.add_argument("--report", default=None, help="Report file name in the work dir's reports folder.")
     args = parser.parse_args()
     work = WorkDir(args.work)
-    report = work.reports() / f"{args.dataset}-test-product.json"
+    report = work.reports() / (args.report or f"{args.dataset}-test-product.json")
     if not report.is_file():
         parser.error(f"{report} does not exist: run tools/experiments/quality_product.sh {args.dataset} first")
     reports = read_report(report)
@@ -99,7 +109,8 @@ def main() -> None:
     print("\n".join(test_rows(reports)))
     if args.json is not None:
         kept = json.loads(args.json.read_text()) if args.json.is_file() else []
-        rows = [r for r in kept if r["dataset"] != args.dataset] + records(reports)
+        run = report.stem
+        rows = [r for r in kept if (r["dataset"], r.get("run")) != (args.dataset, run)] + records(reports, run)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
