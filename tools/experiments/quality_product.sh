@@ -7,7 +7,7 @@
 # (lm:) and each artifact's ranking (rec:). Finished steps are skipped (a model whose meta.json exists is not
 # retrained), so a killed run resumes. Validation choices are printed by tools/experiments/quality_table.py.
 #   usage: tools/experiments/quality_product.sh DATASET [WORK_DIR]     (default WORK_DIR: runs/quality)
-#   env: PRESETS (default "tiny small"; add medium), VARIANTS (default "distill rqkmeans"), EPOCHS (6)
+#   env: PRESETS (default "tiny small"; add medium), VARIANTS (default "distill rqkmeans"; "" for none), EPOCHS (6)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # the reference datasets (the Amazon sets have no public archive the loaders could fetch)
@@ -15,7 +15,7 @@ export GENREC_DATA_DIR="${GENREC_DATA_DIR:-$PWD/../shared/data}"
 DATASET="$1"
 WORK="${2:-runs/quality}"
 PRESETS="${PRESETS:-tiny small}"
-VARIANTS="${VARIANTS:-distill rqkmeans}"
+VARIANTS="${VARIANTS-distill rqkmeans}"  # empty: no variants
 EPOCHS="${EPOCHS:-6}"
 GENREC="${GENREC:-.venv/bin/genrec}"
 PY="${PY:-.venv/bin/python}"
