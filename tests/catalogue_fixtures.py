@@ -13,6 +13,7 @@ import orjson
 from typer.testing import CliRunner
 
 from model.artifact import PromptConfig, save_artifact
+from model.baselines.popularity import PopularityScorer
 from model.codes.item_codes import ItemCodes
 from model.data.processed import load_processed
 from model.lm.smollm2 import load_causal_lm
@@ -56,7 +57,6 @@ def save_lm_artifact(work: Path, tokenizer_dir: Path, name: str) -> Path:
     data, _ = load_processed(WorkDir(work).dataset("toy"))
     lm = load_causal_lm(tokenizer_dir / "lm")
     codes = ItemCodes.load(tokenizer_dir)
-    counts = np.bincount([i for s in data.sequences for i in s], minlength=data.n_items)
     folder = WorkDir(work).model("toy", name)
     save_artifact(
         folder,
@@ -65,7 +65,7 @@ def save_lm_artifact(work: Path, tokenizer_dir: Path, name: str) -> Path:
         codes,
         data,
         "test",
-        np.argsort(-counts, kind="stable"),
+        PopularityScorer.fit(data.sequences, data.n_items).order,
         base_lm="tiny",
         prompt=PromptConfig(max_history=5),
         training={"codes": str(tokenizer_dir)},
@@ -126,7 +126,6 @@ def save_copy_artifact(work: Path, tokenizer_dir: Path, name: str, steps: int = 
         loss.backward()
         opt.step()
     model.eval()
-    counts = np.bincount([i for s in data.sequences for i in s], minlength=data.n_items)
     folder = WorkDir(work).model("toy", name)
     save_artifact(
         folder,
@@ -135,7 +134,7 @@ def save_copy_artifact(work: Path, tokenizer_dir: Path, name: str, steps: int = 
         codes,
         data,
         "test",
-        np.argsort(-counts, kind="stable"),
+        PopularityScorer.fit(data.sequences, data.n_items).order,
         base_lm="tiny",
         prompt=COPY_PROMPT,
         training={"codes": str(tokenizer_dir)},

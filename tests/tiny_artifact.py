@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from model.artifact import ArtifactMeta, PromptConfig, save_artifact
+from model.baselines.popularity import PopularityScorer
 from model.baselines.sasrec import SASRec, SASRecConfig
 from model.baselines.sasrec_artifact import SASRecMeta, save_sasrec
 from model.codes.item_codes import random_item_codes
@@ -31,7 +32,6 @@ def save_setup(
     folder: Path, setup: TinySetup, dataset: InteractionDataset, metrics: dict[str, float] | None = None
 ) -> ArtifactMeta:
     """Save a tiny setup's model and codes with `dataset` as an artifact (popularity from the dataset)."""
-    counts = np.bincount([i for s in dataset.sequences for i in s], minlength=dataset.n_items)
     return save_artifact(
         folder,
         setup.model,
@@ -39,7 +39,7 @@ def save_setup(
         setup.codes,
         dataset,
         "test",
-        np.argsort(-counts, kind="stable"),
+        PopularityScorer.fit(dataset.sequences, dataset.n_items).order,
         base_lm="tiny",
         prompt=PromptConfig(max_history=5),
         metrics=metrics,

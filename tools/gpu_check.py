@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model.workdir import META_FILE, WorkDir  # noqa: E402  (standard library only)
+from tools.machine import cpu_model  # noqa: E402  (standard library only)
 
 SCIENTIFIC = "amazon-scientific"
 SMOKE_DATASET = "ml-100k-smoke"
@@ -429,16 +430,6 @@ def summary_markdown(s: dict[str, Any]) -> str:
         f"## Constrained generation (`bench_generate.py`, same run)\n\n{_table(s['generation']['rows'])}\n"
         f"## Which backend was faster on this device\n\n{fb['compared']}.\n\n{_table(fb['per_k'])}\n{verdict}.\n"
     )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ----------------------------------------------------------------------------------------------------- entry point

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
+from model.data.loaders.common import parse_json_line
 from model.errors import DataFormatError, UserError
 
 MAX_ID_CHARS = 256
@@ -116,11 +116,7 @@ def read_id_list(path: Path) -> list[str]:
             continue
         value: Any = text
         if text.startswith("{"):
-            try:
-                rec = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                raise DataFormatError(path, f"invalid JSON: {exc}", line=line) from None
-            value = rec.get(ID_KEY) if isinstance(rec, dict) else None
+            value = parse_json_line(path, line, text).get(ID_KEY)
         try:
             out.append(check_item_id(value))
         except ValueError as exc:
@@ -141,11 +137,5 @@ def _objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
     for line, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            rec = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise DataFormatError(path, f"invalid JSON: {exc}", line=line) from None
-        if not isinstance(rec, dict):
-            raise DataFormatError(path, f"expected a JSON object, got {type(rec).__name__}", line=line)
-        out.append((line, rec))
+        out.append((line, parse_json_line(path, line, raw)))
     return out

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from model.data.loaders.common import read_json_object
 from model.errors import DataFormatError
 
 STATE_FILE = "catalogue.json"
@@ -86,12 +87,7 @@ def read_state(folder: Path, n_items: int, dataset_hash: str) -> CatalogueState:
     path = folder / STATE_FILE
     if not path.is_file():
         return CatalogueState.trained(n_items, dataset_hash)
-    try:
-        raw = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise DataFormatError(path, f"invalid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise DataFormatError(path, "expected a JSON object")
+    raw = read_json_object(path)
     if raw.get("format_version") != FORMAT_VERSION:
         raise DataFormatError(
             path, f"version {raw.get('format_version')!r} is not {FORMAT_VERSION}", field="format_version"

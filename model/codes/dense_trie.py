@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from model.codes.item_codes import ItemCodes
+from model.codes.trie import held_items
 from model.codes.vocab import CodeVocab
 
 NO_CHILD = -1
@@ -42,9 +43,7 @@ class DenseCodeTrie:
     @classmethod
     def build(cls, codes: ItemCodes, vocab: CodeVocab, items: Sequence[int] | None = None) -> DenseCodeTrie:
         vocab.check_compatible(codes)
-        held = np.arange(codes.n_items) if items is None else np.unique(np.asarray(items, dtype=np.int64))
-        if held.size == 0 or held[0] < 0 or held[-1] >= codes.n_items:
-            raise ValueError(f"a trie holds at least one item, each in 0..{codes.n_items - 1}")
+        held = held_items(codes.n_items, items)
         n_levels = codes.n_levels
         arr = codes.codes.astype(np.int64)[held]
         # node id of each held item's length-l prefix, for l = 0..L-1

@@ -29,6 +29,15 @@ import numpy.typing as npt
 from model.codes.item_codes import ItemCodes
 from model.codes.vocab import CodeVocab
 
+
+def held_items(n_items: int, items: Sequence[int] | None) -> npt.NDArray[np.int64]:
+    """The sorted, distinct items a trie holds (all `n_items` when `items` is None); at least one, each in range."""
+    held = np.arange(n_items) if items is None else np.unique(np.asarray(items, dtype=np.int64))
+    if held.size == 0 or held[0] < 0 or held[-1] >= n_items:
+        raise ValueError(f"a trie holds at least one item, each in 0..{n_items - 1}")
+    return held
+
+
 NO_CHILD = -1
 
 
@@ -70,9 +79,7 @@ class CodeTrie:
     @classmethod
     def build(cls, codes: ItemCodes, vocab: CodeVocab, items: Sequence[int] | None = None) -> CodeTrie:
         vocab.check_compatible(codes)
-        held = np.arange(codes.n_items) if items is None else np.unique(np.asarray(items, dtype=np.int64))
-        if held.size == 0 or held[0] < 0 or held[-1] >= codes.n_items:
-            raise ValueError(f"a trie holds at least one item, each in 0..{codes.n_items - 1}")
+        held = held_items(codes.n_items, items)
         sizes = vocab.level_sizes
         arr = codes.codes[held].astype(np.int64)
         order = sort_codes(arr, sizes)

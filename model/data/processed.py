@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from model.data.loaders.common import read_json_object
 from model.data.records import InteractionDataset, Item
 from model.errors import DataFormatError
 from model.workdir import META_FILE
@@ -101,12 +102,7 @@ def read_meta(folder: Path) -> DatasetMeta:
     path = folder / META_FILE
     if not path.is_file():
         raise DataFormatError(path, "no meta.json: not a processed dataset folder (run `genrec prepare` first)")
-    try:
-        raw = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise DataFormatError(path, f"invalid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise DataFormatError(path, "expected a JSON object")
+    raw = read_json_object(path)
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise DataFormatError(

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from model.artifact import ArtifactMeta, PromptConfig, save_artifact
+from model.baselines.popularity import PopularityScorer
 from model.baselines.sasrec_artifact import load_sasrec
 from model.codes.item_codes import ItemCodes
 from model.data.records import InteractionDataset
@@ -111,10 +112,7 @@ def run_job(job: TrainJob) -> JobResult:
     finally:
         dropout.remove()
     model = lm.model.merge_and_unload() if hasattr(lm.model, "merge_and_unload") else lm.model
-    counts = np.zeros(data.n_items, dtype=np.int64)
-    for seq in split.train:
-        np.add.at(counts, np.asarray(seq, dtype=np.int64), 1)
-    popular = np.argsort(-counts, kind="stable")
+    popular = PopularityScorer.fit(split.train, data.n_items).order
     metrics = {f"valid_{k}": round(v, 5) for k, v in result.best_metrics.items()}
     training = {
         "preset": job.preset.name,

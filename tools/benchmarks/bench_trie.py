@@ -43,7 +43,8 @@ from model.generate.hf_beam import HFBeamGenerator
 from model.lm.extend import add_code_tokens
 from model.lm.tiny import tiny_causal_lm, tiny_tokenizer
 from model.prompts import PromptBuilder
-from tools.benchmarks.report import cpu_model, emit
+from tools.benchmarks.report import emit
+from tools.machine import cpu_model
 
 Trie = CodeTrie | DenseCodeTrie
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from tools.machine import cpu_model
+
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
@@ -32,17 +34,6 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo), else what the platform module says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def emit(title: str, rows: Sequence[Mapping[str, Any]], out: Path | None) -> None:

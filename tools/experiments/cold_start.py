@@ -53,7 +53,7 @@ from model.lm.smollm2 import load_causal_lm
 from model.lm.text_embed import item_texts
 from model.recommender import Recommender
 from model.workdir import WorkDir
-from tools.benchmarks.report import cpu_model
+from tools.machine import cpu_model
 
 WARM_SUFFIX = "-warm"
 KS = (5, 10, 20)

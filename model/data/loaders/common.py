@@ -1,5 +1,6 @@
-"""What every loader shares: reading text files (plain or gzipped) line by line with progress, parsing JSON with
-errors that name the file and line, ordering raw ids, and assembling an `InteractionDataset` from raw interactions.
+"""What every loader shares: reading text files (plain or gzipped) line by line with progress, parsing JSON (lines or a
+whole-file object) with errors that name the file and line, ordering raw ids, and assembling an `InteractionDataset`
+from raw interactions.
 
 Contract: `build_dataset` is the one place where dense indices are assigned: items in the order the catalogue is given
 (loaders pass it sorted by `raw_id_key`), users sorted by `raw_id_key`; `RawInteractions.by_user` orders each user's
@@ -109,6 +110,17 @@ def read_json(path: Path, reject_duplicate_keys: bool = True, progress: Progress
         raise DataFormatError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
     if progress is not None:
         progress(path.name, total, total)
+    return value
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A whole file that must hold one JSON object (a meta or state file), with errors naming the file."""
+    try:
+        value = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataFormatError(path, f"invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise DataFormatError(path, f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
